@@ -1,0 +1,45 @@
+# Huddle: `make dev` runs the site with demo data on the embedded default; `make test` runs the tests.
+SHELL := /bin/bash
+PYTHON ?= python3
+PORT ?= 8000
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON := $(shell command -v $(PYTHON))
+# uv from PATH, or bootstrapped into .tools/ with pip (all a fresh machine needs is Python 3.11).
+UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
+RUN := $(UV) run --frozen --no-sync
+
+.PHONY: dev test install lint format migrate seed serve worker clean
+
+$(CURDIR)/.tools/bin/uv:
+	$(PYTHON) -m venv .tools
+	.tools/bin/python -m pip install --quiet --disable-pip-version-check "uv==0.13.9"
+
+install: | $(UV)
+	$(UV) sync --frozen
+
+dev: install
+	DEBUG=1 $(RUN) python manage.py migrate --no-input
+	DEBUG=1 $(RUN) python manage.py seed_demo
+	@echo
+	@echo "  Huddle is at http://127.0.0.1:$(PORT)/   (API docs: http://127.0.0.1:$(PORT)/api/docs/)"
+	@echo "  Demo logins (password huddle-demo-2026): alice, bob, carol, dave, erin"
+	@echo "  Operator: admin / huddle-demo-2026 at http://127.0.0.1:$(PORT)/admin/"
+	@echo
+	DEBUG=1 $(RUN) daphne -b 127.0.0.1 -p $(PORT) config.asgi:application
+
+test: install
+	$(RUN) pytest $(PYTEST_ARGS)
+
+lint: install
+	$(RUN) ruff format --check .
+	$(RUN) ruff check .
+
+format: install
+	$(RUN) ruff format .
+	$(RUN) ruff check --fix .
+
+worker: install
+	$(RUN) celery -A config.celery:app worker --beat --loglevel INFO
+
+clean:
+	rm -rf .venv .tools db.sqlite3 media staticfiles

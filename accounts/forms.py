@@ -1,0 +1,63 @@
+"""Forms of the web pages: log in (under the same failed-login limits as the API), sign up, profile."""
+
+from typing import Any
+
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm
+
+from accounts import services
+from accounts.models import Presence, User
+from core.exceptions import ApplicationError
+from core.net import client_ip
+
+
+class LoginForm(AuthenticationForm):
+    def clean(self) -> dict[str, Any]:
+        username = self.cleaned_data.get("username") or ""
+        password = self.cleaned_data.get("password") or ""
+        if username and password:
+            try:
+                self.user_cache = services.login_with_password(
+                    username=username,
+                    password=password,
+                    address=client_ip(self.request),
+                    request=self.request,
+                )
+            except services.LoginLockedOut as exc:
+                minutes = max(1, int(exc.headers["Retry-After"]) // 60)
+                raise forms.ValidationError(
+                    f"Too many failed logins. Try again in about {minutes} minute(s).", code="rate_limited"
+                ) from exc
+            except services.InvalidCredentials as exc:
+                raise self.get_invalid_login_error() from exc
+            self.confirm_login_allowed(self.user_cache)
+        return self.cleaned_data
+
+
+class RegisterForm(forms.Form):
+    username = forms.CharField(max_length=150, help_text="Letters, digits and @/./+/-/_ only.")
+    display_name = forms.CharField(max_length=64, required=False)
+    email = forms.EmailField(required=False, help_text="Optional and private: receipts are mailed here.")
+    password = forms.CharField(widget=forms.PasswordInput, strip=False)
+
+    def save(self) -> User:
+        """Create the account through the service, turning its errors into form errors."""
+        try:
+            return services.user_register(**self.cleaned_data)
+        except ApplicationError as exc:
+            for field, messages in (exc.fields or {}).items():
+                for message in messages:
+                    self.add_error(field if field in self.fields else None, message)
+            raise
+
+
+class ProfileForm(forms.Form):
+    display_name = forms.CharField(max_length=64)
+    signature = forms.CharField(max_length=200, required=False)
+    email = forms.EmailField(required=False)
+    presence = forms.ChoiceField(choices=Presence.choices)
+    read_receipts = forms.BooleanField(required=False, label="Send read receipts")
+
+
+class AvatarForm(forms.Form):
+    avatar = forms.FileField(help_text="PNG, JPEG or WebP, at most 1 MiB.")

@@ -1,0 +1,147 @@
+"""People, their devices' tokens, friendships, friend requests and blocks.
+
+Invariants kept here and in the database:
+- `User.number` is the QQ-style account number: unique, >= 10000, allocated in increasing order
+  and never reused (see accounts.numbers); the primary key stays internal.
+- Usernames are unique ignoring case.
+- A friendship is two rows, one per side, each with that side's buddy group.
+- At most one pending friend request between two people, whichever way it goes.
+"""
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.db import models
+from django.db.models.functions import Greatest, Least, Lower
+
+from accounts.numbers import FIRST_NUMBER, allocate_account_number
+
+
+class Presence(models.TextChoices):
+    ONLINE = "online", "Online"
+    AWAY = "away", "Away"
+    BUSY = "busy", "Busy"
+    INVISIBLE = "invisible", "Invisible"
+
+
+class HuddleUserManager(UserManager):
+    def get_by_natural_key(self, username: str | None) -> "User":
+        return self.get(username__iexact=username)
+
+
+class User(AbstractUser):
+    number = models.BigIntegerField(unique=True, editable=False, help_text="The public account number.")
+    display_name = models.CharField(max_length=64, blank=True)
+    signature = models.CharField(max_length=200, blank=True)
+    email = models.EmailField(blank=True, help_text="Private: receipts are mailed here.")
+    avatar = models.ImageField(upload_to="avatars/", blank=True)
+    presence = models.CharField(max_length=10, choices=Presence.choices, default=Presence.ONLINE)
+    read_receipts = models.BooleanField(default=True)
+
+    objects = HuddleUserManager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(Lower("username"), name="user_username_ci_unique"),
+            models.CheckConstraint(condition=models.Q(number__gte=FIRST_NUMBER), name="user_number_min"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.username} ({self.number})"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.number is None:
+            self.number = allocate_account_number(using=kwargs.get("using") or "default")
+        if not self.display_name:
+            self.display_name = self.username
+        super().save(*args, **kwargs)
+
+
+class AccountNumberCounter(models.Model):
+    """The last number handed out, for databases without sequences (SQLite). One row."""
+
+    last = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"last account number {self.last}"
+
+
+class DeviceToken(models.Model):
+    """An API token for one device; logging out deletes only this one. Only a digest is stored."""
+
+    digest = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="device_tokens")
+    user_agent = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"token of {self.user_id} from {self.created_at:%Y-%m-%d}"
+
+
+class Friendship(models.Model):
+    """One side of a friendship: `user` sees `friend` in their buddy group `group`."""
+
+    DEFAULT_GROUP = "My Friends"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="friendships")
+    friend = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    group = models.CharField(max_length=32, default=DEFAULT_GROUP)
+    since = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "friend"], name="friendship_unique_pair"),
+            models.CheckConstraint(condition=~models.Q(user=models.F("friend")), name="friendship_not_self"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} -> {self.friend_id} [{self.group}]"
+
+
+class FriendRequest(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        ACCEPTED = "accepted", "Accepted"
+        DECLINED = "declined", "Declined"
+
+    from_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="friend_requests_sent"
+    )
+    to_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="friend_requests_received"
+    )
+    message = models.CharField(max_length=200, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    responded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                Least("from_user", "to_user"),
+                Greatest("from_user", "to_user"),
+                condition=models.Q(status="pending"),
+                name="friend_request_one_pending_per_pair",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(from_user=models.F("to_user")), name="friend_request_not_self"
+            ),
+        ]
+        indexes = [models.Index(fields=["to_user", "status"]), models.Index(fields=["from_user", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.from_user_id} -> {self.to_user_id} ({self.status})"
+
+
+class Block(models.Model):
+    blocker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="blocks")
+    blocked = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["blocker", "blocked"], name="block_unique_pair"),
+            models.CheckConstraint(condition=~models.Q(blocker=models.F("blocked")), name="block_not_self"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.blocker_id} blocks {self.blocked_id}"

@@ -1,0 +1,92 @@
+"""Web pages: welcome/home, sign up, log in and out, settings (profile and avatar)."""
+
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import LoginView, LogoutView
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import cache_control
+from django.views.decorators.http import require_http_methods
+
+from accounts import selectors, services
+from accounts.avatars import default_avatar_svg
+from accounts.forms import AvatarForm, LoginForm, ProfileForm, RegisterForm
+from accounts.models import User
+from core.exceptions import ApplicationError
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    if not request.user.is_authenticated:
+        return render(request, "home/welcome.html")
+    friendships = list(selectors.friendships_of(request.user))
+    incoming, outgoing = selectors.friend_requests_pending(request.user)
+    return render(
+        request,
+        "home/home.html",
+        {"friendships": friendships, "incoming": incoming, "outgoing": outgoing},
+    )
+
+
+class HuddleLoginView(LoginView):
+    template_name = "accounts/login.html"
+    authentication_form = LoginForm
+    redirect_authenticated_user = True
+
+
+class HuddleLogoutView(LogoutView):
+    pass
+
+
+@require_http_methods(["GET", "POST"])
+def register(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("home")
+    form = RegisterForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = form.save()
+        except ApplicationError:
+            pass
+        else:
+            login(request, user, backend="accounts.backends.CaseInsensitiveModelBackend")
+            messages.success(request, f"Welcome to Huddle! Your account number is {user.number}.")
+            return redirect("home")
+    return render(request, "accounts/register.html", {"form": form})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def settings_page(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    initial = {
+        f: getattr(user, f) for f in ("display_name", "signature", "email", "presence", "read_receipts")
+    }
+    profile_form = ProfileForm(initial=initial)
+    avatar_form = AvatarForm()
+    if request.method == "POST" and "avatar" in request.FILES:
+        avatar_form = AvatarForm(request.POST, request.FILES)
+        if avatar_form.is_valid():
+            try:
+                services.avatar_set(user=user, upload=avatar_form.cleaned_data["avatar"])
+            except ApplicationError as exc:
+                avatar_form.add_error("avatar", (exc.fields or {}).get("avatar", [exc.detail])[0])
+            else:
+                messages.success(request, "Your avatar was updated.")
+                return redirect("settings")
+    elif request.method == "POST":
+        profile_form = ProfileForm(request.POST)
+        if profile_form.is_valid():
+            services.profile_update(user=user, **profile_form.cleaned_data)
+            messages.success(request, "Your profile was saved.")
+            return redirect("settings")
+    return render(
+        request, "accounts/settings.html", {"profile_form": profile_form, "avatar_form": avatar_form}
+    )
+
+
+@cache_control(max_age=3600, public=True)
+def default_avatar(request: HttpRequest, number: int) -> HttpResponse:
+    user = User.objects.filter(number=number).only("display_name", "username").first()
+    name = (user.display_name or user.username) if user else "?"
+    return HttpResponse(default_avatar_svg(number, name), content_type="image/svg+xml")

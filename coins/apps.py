@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class CoinsConfig(AppConfig):
+    name = "coins"
+    verbose_name = "Coins ledger"

@@ -1,0 +1,1 @@
+"""The coins ledger (built by the coins issue)."""

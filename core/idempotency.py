@@ -1,0 +1,124 @@
+"""The `Idempotency-Key` mechanism for money-moving POSTs (CONTRACT section 2), as one decorator.
+
+    class TransferApi(APIView):
+        @idempotent
+        def post(self, request): ...
+
+How a race is settled: the first request inserts its key row inside the transaction that also
+carries its effect. A concurrent request with the same key blocks on that row's unique index
+(PostgreSQL) or on the database write lock (SQLite, IMMEDIATE transactions) until the first
+commits, then finds the stored answer and replays it. If the first request failed with a 5xx its
+transaction rolled back, taking the key with it, so the retry runs anew.
+"""
+
+import functools
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
+from rest_framework import exceptions
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from core.exceptions import ApplicationError, Conflict, api_exception_handler
+from core.models import IdempotencyRecord
+
+HEADER = "Idempotency-Key"
+RETENTION = timedelta(hours=24)
+_KEY_PATTERN = re.compile(r"[\x20-\x7e]{1,255}")
+
+IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
+    HEADER,
+    OpenApiTypes.STR,
+    location=OpenApiParameter.HEADER,
+    required=True,
+    description=(
+        "1-255 printable characters, unique per operation. A retry with the same key and body "
+        "replays the first answer; the same key with another body is 409 idempotency_key_reused."
+    ),
+)
+
+
+class IdempotencyKeyRequired(ApplicationError):
+    code = "idempotency_key_required"
+    default_detail = "This request moves money: send an Idempotency-Key header."
+
+
+class IdempotencyKeyReused(Conflict):
+    code = "idempotency_key_reused"
+    default_detail = "This Idempotency-Key was already used with a different request body."
+
+
+def request_fingerprint(data: Any) -> str:
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _read_key(request: Request) -> str:
+    key = request.headers.get(HEADER, "")
+    if not key:
+        raise IdempotencyKeyRequired()
+    if not _KEY_PATTERN.fullmatch(key):
+        raise ApplicationError(
+            "The Idempotency-Key must be 1-255 printable characters.",
+            fields={HEADER: ["Must be 1-255 printable ASCII characters."]},
+        )
+    return key
+
+
+def _replay(record: IdempotencyRecord, fingerprint: str) -> Response:
+    if record.request_fingerprint != fingerprint:
+        raise IdempotencyKeyReused()
+    response = Response(record.response_body, status=record.status_code)
+    response["Idempotent-Replayed"] = "true"
+    return response
+
+
+def idempotent(handler: Callable[..., Response]) -> Callable[..., Response]:
+    """Decorate a DRF view method so that it runs at most once per user, method, path and key."""
+
+    @functools.wraps(handler)
+    def wrapper(view: Any, request: Request, *args: Any, **kwargs: Any) -> Response:
+        key = _read_key(request)
+        fingerprint = request_fingerprint(request.data)
+        scope = {"user": request.user, "method": request.method, "path": request.path[:255], "key": key}
+
+        with transaction.atomic():
+            try:
+                with transaction.atomic():
+                    record = IdempotencyRecord.objects.create(**scope, request_fingerprint=fingerprint)
+            except IntegrityError:
+                # Another request holds (or held) this key; it has committed by now.
+                return _replay(IdempotencyRecord.objects.get(**scope), fingerprint)
+
+            try:
+                with transaction.atomic():
+                    response = handler(view, request, *args, **kwargs)
+                    if response.status_code >= 400:
+                        transaction.set_rollback(True)
+            except (ApplicationError, exceptions.APIException) as exc:
+                response = api_exception_handler(exc, view.get_exception_handler_context())
+
+            if response.status_code >= 500:
+                # Not kept: the key goes with the rolled-back transaction, and a retry runs anew.
+                transaction.set_rollback(True)
+                return response
+            record.status_code = response.status_code
+            record.response_body = response.data
+            record.save(update_fields=["status_code", "response_body"])
+            return response
+
+    return wrapper
+
+
+def idempotency_records_purge(*, older_than: timedelta = RETENTION) -> int:
+    """Delete stored answers older than the retention window; returns how many went."""
+    deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=timezone.now() - older_than).delete()
+    return deleted

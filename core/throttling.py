@@ -1,0 +1,80 @@
+"""Rate limits on a shared cache (Redis in production), counted atomically.
+
+DRF's own throttles keep a list per client and race under concurrency (DRF#5181); these count
+fixed windows with the cache's atomic `add` + `incr`, so every process agrees. Rates come from
+settings.RATE_LIMITS (`"30/second"`, `"300/hour"`), so operators can change them.
+"""
+
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+from rest_framework.request import Request
+from rest_framework.throttling import BaseThrottle
+
+from core.net import client_ip
+
+_PERIODS = {"s": 1, "second": 1, "m": 60, "minute": 60, "h": 3600, "hour": 3600, "d": 86400, "day": 86400}
+
+
+def parse_rate(rate: str) -> tuple[int, int]:
+    """'30/second' -> (30, 1)."""
+    count, _, period = rate.partition("/")
+    period = period.strip().lower()
+    return int(count), _PERIODS.get(period) or _PERIODS[period.removesuffix("s")]
+
+
+def hit(bucket: str, limit: int, period: int, *, now: float | None = None) -> float | None:
+    """Count one hit in `bucket`; None if allowed, else the seconds until the window resets."""
+    now = time.time() if now is None else now
+    window = int(now // period)
+    key = f"ratelimit:{bucket}:{window}"
+    cache.add(key, 0, timeout=period + 1)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.add(key, 1, timeout=period + 1)
+        count = 1
+    if count <= limit:
+        return None
+    return max((window + 1) * period - now, 0.001)
+
+
+class ScopedRateThrottle(BaseThrottle):
+    """Per user when authenticated, per client address otherwise."""
+
+    scope: str = ""
+
+    def __init__(self) -> None:
+        self.retry_after: float | None = None
+
+    def identity(self, request: Request) -> str:
+        if request.user and request.user.is_authenticated:
+            return f"user:{request.user.pk}"
+        return f"ip:{client_ip(request)}"
+
+    def allow_request(self, request: Request, view: object) -> bool:
+        rate = settings.RATE_LIMITS.get(self.scope)
+        if not rate:
+            return True
+        limit, period = parse_rate(rate)
+        self.retry_after = hit(f"{self.scope}:{self.identity(request)}", limit, period)
+        return self.retry_after is None
+
+    def wait(self) -> float | None:
+        return self.retry_after
+
+
+class RegisterThrottle(ScopedRateThrottle):
+    scope = "register"
+
+    def identity(self, request: Request) -> str:
+        return f"ip:{client_ip(request)}"
+
+
+class MoneyThrottle(ScopedRateThrottle):
+    scope = "money"
+
+
+class MessageThrottle(ScopedRateThrottle):
+    scope = "messages"

@@ -1,0 +1,1 @@
+"""Conversations and messages (built by the messaging issue)."""

@@ -1,0 +1,3 @@
+"""WebSocket routes (the consumer at /ws/ arrives with the messaging issue)."""
+
+websocket_urlpatterns: list = []

@@ -1,0 +1,1 @@
+"""The store catalog and entitlements (built by the store issue)."""
