@@ -234,7 +234,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Only needed for `collectstatic` (optional: WhiteNoise serves from the apps with USE_FINDERS).
+STATIC_ROOT = env.path("STATIC_ROOT", default=None)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # The ASGI app serves its own static files in every mode, straight from the apps' folders
 # (no collectstatic step needed to run).

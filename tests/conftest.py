@@ -1,0 +1,120 @@
+"""Shared fixtures. Tests run against whatever DATABASE_URL / REDIS_URL point at (PostgreSQL and
+Redis in CI); tests that need a real server are marked and skipped, with the reason printed,
+on the embedded default. With HUDDLE_REQUIRE_SERVICES=1 (CI) a missing server fails the run."""
+
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+from rest_framework.test import APIClient
+
+from accounts.authentication import new_token_key, token_digest
+from accounts.models import DeviceToken, User
+from messaging import realtime
+from tests.factories import UserFactory, make_friends
+
+REQUIRE_SERVICES = os.environ.get("HUDDLE_REQUIRE_SERVICES") == "1"
+
+
+def _on_postgres() -> bool:
+    return settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+
+
+def _on_redis() -> bool:
+    return bool(settings.REDIS_URL)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if REQUIRE_SERVICES and not (_on_postgres() and _on_redis()):
+        raise pytest.UsageError("HUDDLE_REQUIRE_SERVICES=1 but DATABASE_URL/REDIS_URL do not point at PostgreSQL/Redis")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    skip_pg = pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL=postgres://...")
+    skip_redis = pytest.mark.skip(reason="needs Redis: set REDIS_URL=redis://...")
+    for item in items:
+        if "postgres" in item.keywords and not _on_postgres():
+            item.add_marker(skip_pg)
+        if "redis" in item.keywords and not _on_redis():
+            item.add_marker(skip_redis)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> Iterator[None]:
+    """Rate-limit and presence counters must not leak between tests. Only this run's keys go:
+    django-redis's delete_pattern is limited to our key prefix (never FLUSHDB a shared Redis)."""
+    _clear_cache()
+    yield
+    _clear_cache()
+
+
+def _clear_cache() -> None:
+    if hasattr(cache, "delete_pattern"):
+        cache.delete_pattern("*")
+    else:
+        cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings: Any, tmp_path: Any) -> None:
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture
+def user(db: None) -> User:
+    return UserFactory()
+
+
+@pytest.fixture
+def make_user(db: None) -> Callable[..., User]:
+    return UserFactory
+
+
+def token_for(user: User) -> str:
+    key = new_token_key()
+    DeviceToken.objects.create(user=user, digest=token_digest(key))
+    return key
+
+
+@pytest.fixture
+def anon(db: None) -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def client_for(db: None) -> Callable[[User], APIClient]:
+    """An API client authenticated as `user` by a device token."""
+
+    def make(user: User) -> APIClient:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token_for(user)}")
+        return client
+
+    return make
+
+
+@pytest.fixture
+def api(user: User, client_for: Callable[[User], APIClient]) -> APIClient:
+    return client_for(user)
+
+
+@pytest.fixture
+def friends() -> Callable[[User, User], None]:
+    return make_friends
+
+
+@pytest.fixture
+def captured_events(monkeypatch: pytest.MonkeyPatch) -> list[tuple[list[int], dict]]:
+    """Socket events as (user_ids, event), captured where messaging.realtime sends them (after
+    commit: use django_capture_on_commit_callbacks or a transactional test)."""
+    sent: list[tuple[list[int], dict]] = []
+    monkeypatch.setattr(realtime, "send_event_now", lambda ids, event: sent.append((sorted(set(ids)), event)))
+    return sent
+
+
+def db_vendor() -> str:
+    return connection.vendor
