@@ -161,6 +161,7 @@ class UserSearchApi(APIView):
         ],
         responses={200: UserPageSerializer, **errors((400, "invalid"), *AUTH_ERRORS)},
         summary="Search people by number, username or display name (newest accounts first)",
+        operation_id="users_search",
     )
     def get(self, request: Request) -> Response:
         params = UserSearchParamsSerializer(data=request.query_params)

@@ -225,6 +225,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "ENUM_NAME_OVERRIDES": {"PresenceEnum": "accounts.models.Presence"},
+    "PREPROCESSING_HOOKS": ["core.openapi.drop_trailing_slash_duplicates"],
 }
 
 # --- Internationalisation, static and media files ------------------------------------------------
@@ -235,7 +236,7 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 # Only needed for `collectstatic` (optional: WhiteNoise serves from the apps with USE_FINDERS).
-STATIC_ROOT = env.path("STATIC_ROOT", default=None)
+STATIC_ROOT = env.str("STATIC_ROOT", default="") or None
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # The ASGI app serves its own static files in every mode, straight from the apps' folders
 # (no collectstatic step needed to run).

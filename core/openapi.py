@@ -33,3 +33,8 @@ def errors(*pairs: tuple[int, str]) -> dict[int, OpenApiResponse]:
 
 
 AUTH_ERRORS = ((401, "not_authenticated"),)
+
+
+def drop_trailing_slash_duplicates(endpoints: list, **kwargs: object) -> list:
+    """PREPROCESSING_HOOK: API paths also answer with a trailing slash; document each path once."""
+    return [endpoint for endpoint in endpoints if not endpoint[0].endswith("/")]
