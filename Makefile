@@ -3,7 +3,6 @@ SHELL := /bin/bash
 PYTHON ?= python3
 PORT ?= 8000
 export UV_PYTHON_DOWNLOADS := never
-export UV_PYTHON := $(shell command -v $(PYTHON))
 # uv from PATH, or bootstrapped into .tools/ with pip (all a fresh machine needs is Python 3.11).
 UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
 RUN := $(UV) run --frozen --no-sync
