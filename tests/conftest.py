@@ -30,7 +30,9 @@ def _on_redis() -> bool:
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     if REQUIRE_SERVICES and not (_on_postgres() and _on_redis()):
-        raise pytest.UsageError("HUDDLE_REQUIRE_SERVICES=1 but DATABASE_URL/REDIS_URL do not point at PostgreSQL/Redis")
+        raise pytest.UsageError(
+            "HUDDLE_REQUIRE_SERVICES=1 but DATABASE_URL/REDIS_URL do not point at PostgreSQL/Redis"
+        )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
