@@ -1,4 +1,5 @@
-"""Forms of the web pages: log in (under the same failed-login limits as the API), sign up, profile."""
+"""Forms of the web pages: log in (under the same failed-login limits as the API), sign up, profile,
+friend requests."""
 
 from typing import Any
 
@@ -6,7 +7,8 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 
 from accounts import services
-from accounts.models import Presence, User
+from accounts.models import FriendRequest, Presence, User
+from accounts.numbers import FIRST_NUMBER
 from core.exceptions import ApplicationError
 from core.net import client_ip
 
@@ -61,3 +63,18 @@ class ProfileForm(forms.Form):
 
 class AvatarForm(forms.Form):
     avatar = forms.FileField(help_text="PNG, JPEG or WebP, at most 1 MiB.")
+
+
+class FriendRequestForm(forms.Form):
+    number = forms.IntegerField(
+        label="Account number",
+        min_value=FIRST_NUMBER,
+        error_messages={
+            "required": "Enter the account number of the person to add.",
+            "invalid": "An account number is a whole number.",
+            "min_value": "Account numbers start at %(limit_value)s.",
+        },
+    )
+    message = forms.CharField(
+        max_length=FriendRequest._meta.get_field("message").max_length, required=False, label="Message"
+    )

@@ -1,4 +1,5 @@
-"""Web pages: welcome/home, sign up, log in and out, settings (profile and avatar)."""
+"""Web pages: welcome/home (friends and friend requests), sign up, log in and out, settings (profile
+and avatar). Every change goes through accounts.services; its errors come back as flash messages."""
 
 from django.contrib import messages
 from django.contrib.auth import login
@@ -7,11 +8,11 @@ from django.contrib.auth.views import LoginView, LogoutView
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import cache_control
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import selectors, services
 from accounts.avatars import default_avatar_svg
-from accounts.forms import AvatarForm, LoginForm, ProfileForm, RegisterForm
+from accounts.forms import AvatarForm, FriendRequestForm, LoginForm, ProfileForm, RegisterForm
 from accounts.models import User
 from core.exceptions import ApplicationError
 
@@ -24,8 +25,59 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "home/home.html",
-        {"friendships": friendships, "incoming": incoming, "outgoing": outgoing},
+        {
+            "friendships": friendships,
+            "incoming": incoming,
+            "outgoing": outgoing,
+            "request_form": FriendRequestForm(),
+        },
     )
+
+
+@login_required
+@require_POST
+def friend_request_send(request: HttpRequest) -> HttpResponse:
+    form = FriendRequestForm(request.POST)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+        return redirect("home")
+    try:
+        sent = services.friend_request_send(
+            sender=request.user, to_number=form.cleaned_data["number"], message=form.cleaned_data["message"]
+        )
+    except ApplicationError as exc:
+        messages.error(request, exc.detail)
+    else:
+        messages.success(
+            request, f"Friend request sent to {sent.to_user.display_name} (#{sent.to_user.number})."
+        )
+    return redirect("home")
+
+
+@login_required
+@require_POST
+def friend_request_accept(request: HttpRequest, request_id: int) -> HttpResponse:
+    try:
+        accepted = services.friend_request_accept(user=request.user, request_id=request_id)
+    except ApplicationError as exc:
+        messages.error(request, exc.detail)
+    else:
+        messages.success(request, f"You and {accepted.from_user.display_name} are now friends.")
+    return redirect("home")
+
+
+@login_required
+@require_POST
+def friend_request_decline(request: HttpRequest, request_id: int) -> HttpResponse:
+    try:
+        declined = services.friend_request_decline(user=request.user, request_id=request_id)
+    except ApplicationError as exc:
+        messages.error(request, exc.detail)
+    else:
+        messages.info(request, f"You declined the request from {declined.from_user.display_name}.")
+    return redirect("home")
 
 
 class HuddleLoginView(LoginView):
@@ -64,7 +116,8 @@ def settings_page(request: HttpRequest) -> HttpResponse:
     }
     profile_form = ProfileForm(initial=initial)
     avatar_form = AvatarForm()
-    if request.method == "POST" and "avatar" in request.FILES:
+    # The avatar form says which it is, so submitting it without a file is not taken for a profile edit.
+    if request.method == "POST" and ("avatar" in request.FILES or request.POST.get("form") == "avatar"):
         avatar_form = AvatarForm(request.POST, request.FILES)
         if avatar_form.is_valid():
             try:
