@@ -308,3 +308,8 @@ LOGGING = {
         "huddle": {"handlers": ["console", "mail_admins"], "level": "INFO", "propagate": False},
     },
 }
+
+# --- Coins --------------------------------------------------------------------------------------
+# Busy system accounts are split into this many rows so postings do not queue on one row lock.
+LEDGER_SYSTEM_ACCOUNT_SHARDS = env.int("LEDGER_SYSTEM_ACCOUNT_SHARDS", default=8)
+MAX_TRANSFER_COINS = 1_000_000

@@ -1,0 +1,17 @@
+"""Every coins test ends with the ledger still whole (STYLE.md: tests)."""
+
+from collections.abc import Iterator
+
+import pytest
+
+from coins.audit import ledger_report
+
+
+@pytest.fixture(autouse=True)
+def _ledger_stays_whole(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    uses_db = {"db", "transactional_db"} & set(request.fixturenames) or request.node.get_closest_marker("django_db")
+    if not uses_db or request.node.get_closest_marker("ledger_may_break"):
+        return
+    report = ledger_report()
+    assert report.ok, report.summary()
