@@ -10,7 +10,8 @@ from coins.audit import ledger_report
 @pytest.fixture(autouse=True)
 def _ledger_stays_whole(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
-    uses_db = {"db", "transactional_db"} & set(request.fixturenames) or request.node.get_closest_marker("django_db")
+    marker = request.node.get_closest_marker("django_db")
+    uses_db = marker or {"db", "transactional_db"} & set(request.fixturenames)
     if not uses_db or request.node.get_closest_marker("ledger_may_break"):
         return
     report = ledger_report()
