@@ -163,6 +163,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "core.tasks.purge_idempotency_keys",
         "schedule": crontab(minute=17),
     },
+    "reconcile-ledger-nightly": {
+        "task": "coins.tasks.reconcile_ledger",
+        "schedule": crontab(hour=3, minute=30),
+    },
 }
 
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
@@ -313,3 +317,5 @@ LOGGING = {
 # Busy system accounts are split into this many rows so postings do not queue on one row lock.
 LEDGER_SYSTEM_ACCOUNT_SHARDS = env.int("LEDGER_SYSTEM_ACCOUNT_SHARDS", default=8)
 MAX_TRANSFER_COINS = 1_000_000
+# The sandbox payment provider's HMAC secret; unset: "sandbox" with DEBUG on, provider off otherwise.
+PAYMENTS_SANDBOX_SECRET = env.str("PAYMENTS_SANDBOX_SECRET", default="sandbox" if DEBUG else "")
