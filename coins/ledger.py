@@ -35,7 +35,7 @@ from coins.errors import (
     UnbalancedTransaction,
 )
 from coins.hashing import entry_hash
-from coins.lock_objects import accounts_for_update
+from coins.lock_objects import accounts_for_update, accounts_save_state
 from coins.models import Account, Entry, Side, Transaction
 from messaging.realtime import send_event_on_commit
 
@@ -133,26 +133,32 @@ def ledger_post(
             and Transaction.objects.filter(idempotency_key=idempotency_key).exists()
         ):
             return _existing(idempotency_key, kind)
-        try:
-            with transaction.atomic():
-                txn = Transaction.objects.create(
-                    kind=kind,
-                    memo=memo[:200],
-                    metadata=metadata or {},
-                    idempotency_key=idempotency_key,
-                    actor=actor,
-                    cause=cause,
-                    reverses=reverses,
-                )
-        except IntegrityError:
-            if (
-                idempotency_key is not None
-                and Transaction.objects.filter(idempotency_key=idempotency_key).exists()
-            ):
-                return _existing(idempotency_key, kind)
-            if reverses is not None:
-                raise AlreadyReversed() from None
-            raise
+        txn = Transaction(
+            kind=kind,
+            memo=memo[:200],
+            metadata=metadata or {},
+            idempotency_key=idempotency_key,
+            actor=actor,
+            cause=cause,
+            reverses=reverses,
+        )
+        if idempotency_key is None and reverses is None:
+            txn.save()  # nothing unique to race on: no savepoint needed
+        else:
+            try:
+                with transaction.atomic():
+                    txn.save()
+            except IntegrityError:
+                # A concurrent post with the same key (or reversal of the same transaction)
+                # committed first: the unique index made this insert wait for it.
+                if (
+                    idempotency_key is not None
+                    and Transaction.objects.filter(idempotency_key=idempotency_key).exists()
+                ):
+                    return _existing(idempotency_key, kind)
+                if reverses is not None:
+                    raise AlreadyReversed() from None
+                raise
 
         accounts = accounts_for_update(leg.account.pk for leg in legs)
         entries = []
@@ -188,7 +194,7 @@ def ledger_post(
             )
             account.last_hash = digest
         Entry.objects.bulk_create(entries)
-        Account.objects.bulk_update(accounts.values(), ["balance", "entry_count", "last_hash"])
+        accounts_save_state(accounts.values())
         for account in accounts.values():
             if account.kind == Account.Kind.WALLET:
                 send_event_on_commit([account.user_id], {"type": "coins.balance", "balance": account.balance})
