@@ -29,6 +29,13 @@ async def _group_send_all(user_ids: list[int], event: dict[str, Any]) -> None:
         await layer.group_send(user_group(user_id), {"type": EVENT_MESSAGE_TYPE, "event": event})
 
 
+async def send_event_async(user_ids: Iterable[int], event: dict[str, Any]) -> None:
+    """Send from async code (the socket consumer's typing events, which are not stored). Errors of
+    the channel layer (redis.ConnectionError) propagate: the consumer closes the socket with 1011
+    and the client reconnects."""
+    await _group_send_all(sorted(set(user_ids)), event)
+
+
 def send_event_now(user_ids: Iterable[int], event: dict[str, Any]) -> None:
     """Send at once; a failing channel layer is logged, never raised (the data is committed)."""
     ids = sorted(set(user_ids))

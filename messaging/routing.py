@@ -1,3 +1,7 @@
-"""WebSocket routes (the consumer at /ws/ arrives with the messaging issue)."""
+"""WebSocket routes: the one socket at /ws/ (CONTRACT section 7)."""
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from messaging.consumers import ChatConsumer
+
+websocket_urlpatterns: list = [path("ws/", ChatConsumer.as_asgi())]

@@ -1,0 +1,226 @@
+"""Chat load: drive messages over real sockets against a running server and count what arrives.
+
+    .venv/bin/python bench/chat_load.py --url http://127.0.0.1:8000 --rate 300 --seconds 60 --users 40
+
+Registers `--users` people, pairs them as friends with a direct conversation each, opens one socket
+per person, then sends `--rate` messages a second (spread over the senders) for `--seconds`.
+Every message is sent on the sender's socket with a fresh client_id and must come back as one
+`message.ack` to the sender and one `message.new` to the partner. Afterwards each recipient syncs
+from 0 to see whether anything missed live is at least in the history. Prints a table: sent, acked,
+delivered, lost (acked but never delivered), duplicated (delivered more than once), errors and
+latency percentiles (send -> ack, send -> delivery). Talks only to the given URL; it is not a test.
+Rate limits: the server's default allows 30 messages a second per user; keep rate/users below it.
+"""
+
+import argparse
+import asyncio
+import json
+import random
+import secrets
+import statistics
+import time
+import urllib.request
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import websockets
+
+PASSWORD = "Load-Test-Password-2026"  # noqa: S105 - throwaway load-test accounts
+
+
+def http(base: str, method: str, path: str, body: dict | None = None, token: str | None = None) -> dict:
+    request = urllib.request.Request(  # noqa: S310 - the URL is the operator's own server
+        f"{base}/api/v1/{path}",
+        method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={
+            "Content-Type": "application/json",
+            **({"Authorization": f"Token {token}"} if token else {}),
+        },
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
+        raw = response.read()
+    return json.loads(raw) if raw else {}
+
+
+@dataclass
+class Person:
+    number: int
+    token: str
+    partner: int = 0
+    conversation: int = 0
+
+
+@dataclass
+class Tally:
+    sent_at: dict[str, float] = field(default_factory=dict)
+    acked: dict[str, float] = field(default_factory=dict)
+    delivered: dict[str, int] = field(default_factory=dict)
+    delivery_latency: list[float] = field(default_factory=list)
+    ack_latency: list[float] = field(default_factory=list)
+    errors: dict[str, int] = field(default_factory=dict)
+
+
+def setup_people(base: str, count: int) -> list[Person]:
+    def register(_: int) -> Person:
+        body = http(
+            base, "POST", "auth/register", {"username": f"load{secrets.token_hex(5)}", "password": PASSWORD}
+        )
+        return Person(number=body["number"], token=body["token"])
+
+    with ThreadPoolExecutor(8) as pool:
+        people = list(pool.map(register, range(count - count % 2)))
+
+    def pair(index: int) -> None:
+        a, b = people[index], people[index + 1]
+        request = http(base, "POST", "friends/requests", {"to": b.number}, a.token)
+        http(base, "POST", f"friends/requests/{request['id']}/accept", None, b.token)
+        conversation = http(base, "POST", "conversations/direct", {"user": b.number}, a.token)["id"]
+        a.partner, b.partner, a.conversation, b.conversation = b.number, a.number, conversation, conversation
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(pair, range(0, len(people), 2)))
+    return people
+
+
+async def reader(ws: websockets.ClientConnection, tally: Tally, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        try:
+            frame = json.loads(await asyncio.wait_for(ws.recv(), 0.5))
+        except TimeoutError:
+            continue
+        except websockets.ConnectionClosed:
+            tally.errors["socket_closed"] = tally.errors.get("socket_closed", 0) + 1
+            return
+        now = time.perf_counter()
+        kind = frame.get("type")
+        if kind == "message.ack":
+            client_id = frame["client_id"]
+            tally.acked[client_id] = now
+            tally.ack_latency.append(now - tally.sent_at[client_id])
+        elif kind == "message.new":
+            client_id = frame["message"]["client_id"]
+            tally.delivered[client_id] = tally.delivered.get(client_id, 0) + 1
+            if client_id in tally.sent_at and tally.delivered[client_id] == 1:
+                tally.delivery_latency.append(now - tally.sent_at[client_id])
+        elif kind == "error":
+            tally.errors[frame["code"]] = tally.errors.get(frame["code"], 0) + 1
+
+
+async def recovered_by_sync(ws_url: str, person: Person, missing: set[str]) -> int:
+    """How many of `missing` client ids the person finds by syncing from 0."""
+    found, after = 0, 0
+    async with websockets.connect(
+        ws_url, additional_headers={"Authorization": f"Token {person.token}"}
+    ) as ws:
+        while True:
+            await ws.send(json.dumps({"type": "sync", "after": after}))
+            while True:
+                frame = json.loads(await ws.recv())
+                if frame["type"] == "message.new" and frame["message"]["client_id"] in missing:
+                    found += 1
+                if frame["type"] == "sync.done":
+                    break
+            if not frame["has_more"]:
+                return found
+            after = frame["last"]
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] * 1000
+
+
+async def run(args: argparse.Namespace) -> None:
+    base = args.url.rstrip("/")
+    ws_url = base.replace("http", "ws", 1) + "/ws/"
+    print(f"setting up {args.users} people ...", flush=True)
+    people = await asyncio.to_thread(setup_people, base, args.users)
+    tally, stop = Tally(), asyncio.Event()
+    sockets = [
+        await websockets.connect(
+            ws_url, additional_headers={"Authorization": f"Token {p.token}"}, max_queue=None
+        )
+        for p in people
+    ]
+    readers = [asyncio.create_task(reader(ws, tally, stop)) for ws in sockets]
+    sent_by: dict[str, Person] = {}
+    print(f"sending {args.rate}/s for {args.seconds}s over {len(sockets)} sockets ...", flush=True)
+    loop = asyncio.get_running_loop()
+    start, interval, count = loop.time(), 1 / args.rate, 0
+    while (elapsed := loop.time() - start) < args.seconds:
+        due = int(elapsed / interval) + 1
+        for _ in range(due - count):
+            index = random.randrange(len(people))
+            client_id = uuid.uuid4().hex
+            tally.sent_at[client_id] = time.perf_counter()
+            sent_by[client_id] = people[index]
+            frame = {
+                "type": "message.send",
+                "conversation": people[index].conversation,
+                "client_id": client_id,
+            }
+            await sockets[index].send(json.dumps({**frame, "body": f"load {count} 负载测试"}))
+            count += 1
+        await asyncio.sleep(interval)
+    await asyncio.sleep(args.drain)
+    stop.set()
+    await asyncio.gather(*readers)
+    for ws in sockets:
+        await ws.close()
+
+    acked = set(tally.acked)
+    lost = {c for c in acked if c not in tally.delivered}
+    duplicated = sum(1 for n in tally.delivered.values() if n > 1)
+    recovered = 0
+    by_recipient: dict[int, set[str]] = {}
+    for client_id in lost:
+        by_recipient.setdefault(sent_by[client_id].partner, set()).add(client_id)
+    numbers = {p.number: p for p in people}
+    for number, missing in by_recipient.items():
+        recovered += await recovered_by_sync(ws_url, numbers[number], missing)
+    rows = [
+        ("sent", len(tally.sent_at)),
+        ("acked", len(acked)),
+        ("delivered (live)", sum(1 for c in acked if c in tally.delivered)),
+        ("lost (acked, not delivered live)", len(lost)),
+        ("  of which found by sync", recovered),
+        ("duplicated", duplicated),
+        ("errors", sum(tally.errors.values())),
+        ("achieved rate /s", round(len(tally.sent_at) / args.seconds, 1)),
+        ("ack latency p50 ms", round(percentile(tally.ack_latency, 0.50), 1)),
+        ("ack latency p99 ms", round(percentile(tally.ack_latency, 0.99), 1)),
+        ("delivery latency p50 ms", round(percentile(tally.delivery_latency, 0.50), 1)),
+        ("delivery latency p99 ms", round(percentile(tally.delivery_latency, 0.99), 1)),
+        (
+            "delivery latency mean ms",
+            round(statistics.fmean(tally.delivery_latency) * 1000, 1)
+            if tally.delivery_latency
+            else float("nan"),
+        ),
+    ]
+    width = max(len(name) for name, _ in rows)
+    print()
+    for name, value in rows:
+        print(f"{name:<{width}}  {value:>10}")
+    if tally.errors:
+        print("error codes:", tally.errors)
+    ok = not lost and not duplicated and len(acked) == len(tally.sent_at)
+    print("\nRESULT:", "no lost or duplicated messages" if ok else "LOSS OR DUPLICATION")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--url", default="http://127.0.0.1:8000")
+    parser.add_argument("--rate", type=float, default=300, help="messages per second, all senders together")
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--users", type=int, default=40, help="people (paired into direct conversations)")
+    parser.add_argument("--drain", type=float, default=5, help="seconds to wait for stragglers")
+    asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()

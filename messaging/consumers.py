@@ -1,0 +1,259 @@
+"""The WebSocket at /ws/ (CONTRACT section 7): one socket per tab, every conversation of the user.
+
+Protocol rules kept here:
+- Anonymous: accept, then close 4401 (a close before accepting reaches the client as HTTP 403).
+- Binary frame: close 1003; text frame over 64 KiB: close 1009 (invalid UTF-8 is closed with 1007
+  by the server's WebSocket layer). Any other bad frame gets an `error` frame and the socket stays
+  open; an error answering a frame with a `client_id` echoes it.
+- The socket joins its user's group (`user.<id>`) before the handshake completes, so it gets every
+  event from then on; layer events arrive as {"type": "huddle.event", "event": {...}} and the
+  event is forwarded as the frame. Channels dispatches one message at a time per consumer, so a
+  `message.ack` always goes out before the same message's `message.new` reaches this socket, and
+  the socket skips it: the sending tab gets the ack only, the other tabs `message.new`.
+- No message id is sent twice as `message.new` on one socket (live and sync may overlap).
+- Redis failing under the channel layer closes the socket with 1011; the client reconnects and
+  syncs (the database is the source of truth).
+- The pub/sub channel layer keeps the group subscription for the socket's life; the group is
+  re-added on `ping` every few minutes anyway, which is what the core layer's expiry needs.
+"""
+
+import asyncio
+import json
+import logging
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from redis.exceptions import RedisError
+
+from core.exceptions import ApplicationError, InvalidInput
+from messaging import presence_events, socket_actions
+from messaging.errors import BodyTooLong, RateLimited
+from messaging.realtime import send_event_async, user_group
+
+logger = logging.getLogger("huddle.socket")
+
+MAX_FRAME_BYTES = 64 * 1024
+TYPING_MIN_INTERVAL = 2.0  # seconds between two typing events of one socket in one conversation
+GROUP_REFRESH_SECONDS = 300.0
+CHANNEL_LAYER_ERRORS = (RedisError, OSError)
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_UNSUPPORTED = 1003
+CLOSE_TOO_BIG = 1009
+CLOSE_SERVER_ERROR = 1011
+
+_background_tasks: set[asyncio.Task] = set()
+
+
+def in_thread(function: Callable) -> Callable:
+    """Run ORM work off the event loop in the thread pool. Not thread-sensitive: Channels' default
+    would run every socket's database work of the process on one shared thread, which measured
+    ~90 messages a second per process; a socket's own frames stay in order because the consumer
+    handles them one at a time."""
+    return database_sync_to_async(function, thread_sensitive=False)
+
+
+class RecentIds:
+    """The last `size` message ids this socket delivered (set + ring buffer)."""
+
+    def __init__(self, size: int = 20000):
+        self._ids: set[int] = set()
+        self._order: deque[int] = deque()
+        self._size = size
+
+    def __contains__(self, message_id: int) -> bool:
+        return message_id in self._ids
+
+    def add(self, message_id: int) -> bool:
+        """False if it was already there."""
+        if message_id in self._ids:
+            return False
+        self._ids.add(message_id)
+        self._order.append(message_id)
+        if len(self._order) > self._size:
+            self._ids.discard(self._order.popleft())
+        return True
+
+
+def _int_field(frame: dict, name: str) -> int:
+    value = frame.get(name)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidInput(f"`{name}` must be a non-negative integer.", fields={name: ["An integer."]})
+    return value
+
+
+class ChatConsumer(AsyncWebsocketConsumer):
+    HANDLERS = {
+        "message.send": "on_message_send",
+        "typing": "on_typing",
+        "read": "on_read",
+        "sync": "on_sync",
+        "presence.set": "on_presence_set",
+        "ping": "on_ping",
+    }
+
+    user_id: int | None = None
+    joined_group = False
+    counted_online = False
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.accept()
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        self.user_id, self.user_number = user.pk, user.number
+        self.delivered = RecentIds()
+        self.own_reads: set[tuple[int, int]] = set()
+        self.typing_sent: dict[int, float] = {}
+        try:
+            await self.channel_layer.group_add(user_group(self.user_id), self.channel_name)
+        except CHANNEL_LAYER_ERRORS:
+            logger.exception("channel layer unavailable; closing socket")
+            await self.accept()
+            await self.close(code=CLOSE_SERVER_ERROR)
+            return
+        self.joined_group = True
+        self.group_refreshed = asyncio.get_running_loop().time()
+        await self.accept()
+        frames = await in_thread(presence_events.presence_socket_opened)(user_id=self.user_id)
+        self.counted_online = True
+        for frame in frames:
+            await self.send_frame(frame)
+
+    async def disconnect(self, code: int) -> None:
+        if self.joined_group:
+            try:
+                await self.channel_layer.group_discard(user_group(self.user_id), self.channel_name)
+            except CHANNEL_LAYER_ERRORS:
+                logger.warning("could not leave the user group of %s", self.user_id)
+        if self.counted_online:
+            self.counted_online = False
+            went_offline = await in_thread(presence_events.presence_socket_closed)(user_id=self.user_id)
+            if went_offline:
+                await self._announce_offline(self.user_id)
+
+    async def _announce_offline(self, user_id: int) -> None:
+        grace = presence_events.OFFLINE_GRACE_SECONDS
+        announce = in_thread(presence_events.presence_offline_announce)
+        if grace <= 0:
+            await announce(user_id=user_id)
+            return
+
+        async def later() -> None:
+            await asyncio.sleep(grace)
+            await announce(user_id=user_id)
+
+        task = asyncio.get_running_loop().create_task(later())
+        _background_tasks.add(task)
+        task.add_done_callback(_background_tasks.discard)
+
+    # --- Client frames ------------------------------------------------------------------------------
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if text_data is None:
+            await self.close(code=CLOSE_UNSUPPORTED)
+            return
+        if len(text_data) > MAX_FRAME_BYTES // 4 and len(text_data.encode()) > MAX_FRAME_BYTES:
+            await self.close(code=CLOSE_TOO_BIG)
+            return
+        try:
+            frame = json.loads(text_data)
+        except ValueError:
+            frame = None
+        client_id = frame.get("client_id") if isinstance(frame, dict) else None
+        client_id = client_id if isinstance(client_id, str) else None
+        handler = self.HANDLERS.get(frame.get("type")) if isinstance(frame, dict) else None
+        if handler is None:
+            await self.send_error("bad_frame", "Frames are JSON objects with a known `type`.", client_id)
+            return
+        try:
+            await getattr(self, handler)(frame)
+        except ApplicationError as exc:
+            code = "too_long" if isinstance(exc, BodyTooLong) else exc.code
+            extra = {"retry_after": round(exc.retry_after, 3)} if isinstance(exc, RateLimited) else {}
+            if exc.fields is not None:
+                extra["fields"] = exc.fields
+            await self.send_error(code, exc.detail, client_id, **extra)
+        except socket_actions.SocketUserGone:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+        except CHANNEL_LAYER_ERRORS:
+            logger.exception("channel layer failed; closing socket")
+            await self.close(code=CLOSE_SERVER_ERROR)
+        except Exception:
+            logger.exception("socket frame %s failed", frame.get("type"))
+            await self.send_error("server_error", "Something went wrong on our side.", client_id)
+
+    async def on_message_send(self, frame: dict) -> None:
+        _int_field(frame, "conversation")
+        message = await in_thread(socket_actions.send_message)(self.user_id, frame)
+        self.delivered.add(message["id"])
+        await self.send_frame(
+            {"type": "message.ack", "client_id": frame.get("client_id"), "message": message}
+        )
+
+    async def on_typing(self, frame: dict) -> None:
+        conversation = _int_field(frame, "conversation")
+        now = asyncio.get_running_loop().time()
+        if now - self.typing_sent.get(conversation, -TYPING_MIN_INTERVAL) < TYPING_MIN_INTERVAL:
+            return
+        recipients, number = await in_thread(socket_actions.typing_recipients)(self.user_id, conversation)
+        self.typing_sent[conversation] = now
+        await send_event_async(recipients, {"type": "typing", "conversation": conversation, "user": number})
+
+    async def on_read(self, frame: dict) -> None:
+        conversation, up_to = _int_field(frame, "conversation"), _int_field(frame, "up_to")
+        marker = await in_thread(socket_actions.read)(self.user_id, conversation, up_to)
+        if len(self.own_reads) > 1000:
+            self.own_reads.clear()
+        self.own_reads.add((conversation, marker))
+
+    async def on_sync(self, frame: dict) -> None:
+        after = _int_field(frame, "after")
+        result = await in_thread(socket_actions.sync)(self.user_id, after)
+        for message in result["messages"]:
+            if self.delivered.add(message["id"]):
+                await self.send_frame({"type": "message.new", "message": message})
+        for message in result["changes"]:
+            kind = "message.recalled" if message["recalled"] else "message.edited"
+            await self.send_frame({"type": kind, "message": message})
+        await self.send_frame({"type": "sync.done", "last": result["last"], "has_more": result["has_more"]})
+
+    async def on_presence_set(self, frame: dict) -> None:
+        await in_thread(socket_actions.presence_set)(self.user_id, frame.get("presence"))
+
+    async def on_ping(self, frame: dict) -> None:
+        now = asyncio.get_running_loop().time()
+        if now - self.group_refreshed > GROUP_REFRESH_SECONDS:
+            await self.channel_layer.group_add(user_group(self.user_id), self.channel_name)
+            self.group_refreshed = now
+        await self.send_frame({"type": "pong"})
+
+    # --- Server events ---------------------------------------------------------------------------------
+
+    async def huddle_event(self, message: dict) -> None:
+        """An event for this user (messaging.realtime); forwarded as the frame."""
+        event = message["event"]
+        kind = event.get("type")
+        if kind == "message.new" and not self.delivered.add(event["message"]["id"]):
+            return
+        if kind == "read" and event.get("user") == self.user_number:
+            key = (event.get("conversation"), event.get("up_to"))
+            if key in self.own_reads:
+                self.own_reads.discard(key)
+                return
+        await self.send_frame(event)
+
+    # --- Output ----------------------------------------------------------------------------------------
+
+    async def send_frame(self, frame: dict[str, Any]) -> None:
+        await self.send(text_data=json.dumps(frame, ensure_ascii=False, separators=(",", ":")))
+
+    async def send_error(self, code: str, detail: str, client_id: str | None = None, **extra: Any) -> None:
+        frame: dict[str, Any] = {"type": "error", "code": code, "detail": detail}
+        if client_id is not None:
+            frame["client_id"] = client_id
+        frame.update(extra)
+        await self.send_frame(frame)

@@ -1,0 +1,65 @@
+"""The messaging domain's errors, with the contract's codes (CONTRACT sections 4 and 7)."""
+
+from accounts.services import Blocked
+from core.exceptions import ApplicationError, Forbidden, InvalidInput, NotFound
+
+__all__ = [
+    "Blocked",
+    "BodyTooLong",
+    "ConversationNotFound",
+    "GroupFull",
+    "MessageNotFound",
+    "NotEditable",
+    "NotFriends",
+    "NotGroup",
+    "RateLimited",
+    "RecallWindowPassed",
+]
+
+
+class NotFriends(Forbidden):
+    code = "not_friends"
+    default_detail = "You can only do this with friends."
+
+
+class ConversationNotFound(NotFound):
+    default_detail = "No such conversation."
+
+
+class MessageNotFound(NotFound):
+    default_detail = "No such message."
+
+
+class NotEditable(ApplicationError):
+    code = "not_editable"
+    default_detail = "Only your own text messages that are not recalled can be edited."
+
+
+class RecallWindowPassed(Forbidden):
+    code = "recall_window_passed"
+    default_detail = "Messages can be recalled only within 2 minutes of sending."
+
+
+class GroupFull(ApplicationError):
+    code = "group_full"
+    default_detail = "A group holds at most 500 members."
+
+
+class NotGroup(ApplicationError):
+    code = "not_a_group"
+    default_detail = "This can only be done in a group conversation."
+
+
+class BodyTooLong(InvalidInput):
+    """HTTP: 400 `invalid` with `fields.body`; the socket reports it as `too_long`."""
+
+
+class RateLimited(ApplicationError):
+    status_code = 429
+    code = "rate_limited"
+    default_detail = "Too many messages; slow down."
+
+    def __init__(self, retry_after: float):
+        super().__init__()
+        self.retry_after = retry_after
+        self.headers = {"Retry-After": str(max(1, round(retry_after)))}

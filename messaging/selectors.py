@@ -1,0 +1,178 @@
+"""Reads of conversations, members and messages, always as seen by one user.
+
+Fetch-with-permission helpers (`membership_get`, `message_get_visible`) raise the same NotFound as
+for something that does not exist: a non-member cannot tell a conversation exists.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
+
+from accounts.models import User
+from accounts.selectors import user_render_context
+from messaging.errors import ConversationNotFound, MessageNotFound
+from messaging.models import Conversation, Membership, Message
+from messaging.rendering import iso, message_payload
+
+
+def membership_get(*, user: User, conversation_id: int) -> Membership:
+    """The user's membership (with its conversation), or ConversationNotFound."""
+    membership = (
+        Membership.objects.select_related("conversation")
+        .filter(user_id=user.pk, conversation_id=conversation_id)
+        .first()
+    )
+    if membership is None:
+        raise ConversationNotFound()
+    return membership
+
+
+def member_ids_of(conversation_id: int) -> list[int]:
+    return list(Membership.objects.filter(conversation_id=conversation_id).values_list("user_id", flat=True))
+
+
+def my_conversation_ids(user: User) -> QuerySet:
+    """A subquery of the ids of the user's conversations."""
+    return Membership.objects.filter(user_id=user.pk).values("conversation_id")
+
+
+def _unread_count_subquery(user: User) -> Coalesce:
+    """Other people's non-recalled messages after the read marker: a range scan on the
+    (conversation, id) index that visits only the unread messages (see messaging.models)."""
+    unread = (
+        Message.objects.filter(
+            conversation_id=OuterRef("conversation_id"), id__gt=OuterRef("last_read_id"), recalled=False
+        )
+        .exclude(sender_id=user.pk)
+        .order_by()
+        .values("conversation_id")
+        .annotate(count=Count("id"))
+        .values("count")
+    )
+    return Coalesce(Subquery(unread, output_field=IntegerField()), Value(0))
+
+
+@dataclass(frozen=True)
+class ConversationView:
+    membership: Membership
+    unread_count: int
+    last_message: Message | None
+    other_user: User | None  # the other person of a direct conversation
+
+
+def _conversation_views(user: User, memberships: list[Membership]) -> list[ConversationView]:
+    """Last messages and direct partners for many conversations in two queries."""
+    conversations = [m.conversation for m in memberships]
+    last_ids = [c.last_message_id for c in conversations if c.last_message_id]
+    last_messages = {m.pk: m for m in Message.objects.select_related("sender").filter(pk__in=last_ids)}
+    direct_ids = [c.pk for c in conversations if c.kind == Conversation.Kind.DIRECT]
+    others = {
+        m.conversation_id: m.user
+        for m in Membership.objects.select_related("user")
+        .filter(conversation_id__in=direct_ids)
+        .exclude(user_id=user.pk)
+    }
+    return [
+        ConversationView(
+            membership=m,
+            unread_count=getattr(m, "unread_count", 0),
+            last_message=last_messages.get(m.conversation.last_message_id),
+            other_user=others.get(m.conversation_id),
+        )
+        for m in memberships
+    ]
+
+
+def conversation_list_for_user(user: User) -> list[ConversationView]:
+    """The user's conversations, most recent activity first (four queries in all)."""
+    memberships = list(
+        Membership.objects.filter(user_id=user.pk)
+        .select_related("conversation")
+        .annotate(unread_count=_unread_count_subquery(user))
+        .order_by("-conversation__last_activity", "-conversation_id")
+    )
+    return _conversation_views(user, memberships)
+
+
+def conversation_view(*, user: User, conversation_id: int) -> ConversationView:
+    membership = (
+        Membership.objects.filter(user_id=user.pk, conversation_id=conversation_id)
+        .select_related("conversation")
+        .annotate(unread_count=_unread_count_subquery(user))
+        .first()
+    )
+    if membership is None:
+        raise ConversationNotFound()
+    return _conversation_views(user, [membership])[0]
+
+
+def conversation_payload(view: ConversationView) -> dict[str, Any]:
+    conversation = view.membership.conversation
+    if conversation.kind == Conversation.Kind.DIRECT:
+        title = view.other_user.display_name if view.other_user else ""
+        peer = view.other_user.number if view.other_user else None
+    else:
+        title, peer = conversation.title, None
+    return {
+        "id": conversation.pk,
+        "kind": conversation.kind,
+        "title": title,
+        "members_count": conversation.members_count,
+        "unread_count": view.unread_count,
+        "last_message": message_payload(view.last_message) if view.last_message else None,
+        "my_role": view.membership.role,
+        "muted": view.membership.muted,
+        "last_read_id": view.membership.last_read_id,
+        "peer": peer,
+        "created_at": iso(conversation.created_at),
+    }
+
+
+def conversation_members(*, user: User, conversation_id: int) -> tuple[list[Membership], dict]:
+    """(memberships by role then joining order, the user serializer's context)."""
+    membership_get(user=user, conversation_id=conversation_id)
+    order = {Membership.Role.OWNER: 0, Membership.Role.ADMIN: 1, Membership.Role.MEMBER: 2}
+    members = list(Membership.objects.filter(conversation_id=conversation_id).select_related("user"))
+    members.sort(key=lambda m: (order[m.role], m.joined_at, m.pk))
+    return members, user_render_context(user, [m.user for m in members])
+
+
+def message_history(*, user: User, conversation_id: int) -> QuerySet[Message]:
+    membership_get(user=user, conversation_id=conversation_id)
+    return Message.objects.filter(conversation_id=conversation_id).select_related("sender")
+
+
+def message_get_visible(*, user: User, message_id: int) -> tuple[Message, Membership]:
+    """A message of one of the user's conversations, with the user's membership, or NotFound."""
+    message = Message.objects.select_related("sender").filter(pk=message_id).first()
+    if message is None:
+        raise MessageNotFound()
+    membership = Membership.objects.filter(user_id=user.pk, conversation_id=message.conversation_id).first()
+    if membership is None:
+        raise MessageNotFound()
+    return message, membership
+
+
+def message_search(*, user: User, query: str, conversation_id: int | None = None) -> QuerySet[Message]:
+    """Case-insensitive substring search over the user's conversations (Chinese included).
+
+    `icontains` is `UPPER(body) LIKE UPPER('%q%')` on PostgreSQL, which the GIN trigram index on
+    UPPER(body) serves for queries of 3+ characters (messaging migration 0002); shorter queries
+    scan, which stays acceptable within one user's conversations. Recalled messages have no body.
+    """
+    if conversation_id is not None:
+        membership_get(user=user, conversation_id=conversation_id)
+        scope = Q(conversation_id=conversation_id)
+    else:
+        scope = Q(conversation_id__in=my_conversation_ids(user))
+    return Message.objects.filter(scope, recalled=False, body__icontains=query).select_related("sender")
+
+
+def typing_recipients(*, user: User, conversation_id: int) -> list[int]:
+    """The other members to tell that `user` is typing; NotFound for a non-member."""
+    member_ids = member_ids_of(conversation_id)
+    if user.pk not in member_ids:
+        raise ConversationNotFound()
+    return [uid for uid in member_ids if uid != user.pk]

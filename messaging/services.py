@@ -1,0 +1,288 @@
+"""Every write to messages and read markers: the one write path of the chat.
+
+`message_send` is used by the HTTP API, the socket, and by server-side features (red packets,
+gifts, system messages, with `trusted=True`). It stores the message and, after commit, sends
+`message.new` to each member's user group (never one group per conversation), so a member
+removed a moment ago gets nothing.
+
+Invariants:
+- Sends into one conversation are serialised by its row lock (FOR NO KEY UPDATE, which does not
+  block the foreign-key checks of other inserts), which makes `seq` gapless and means that within
+  one conversation id order is commit order.
+- A send costs a fixed number of queries whatever the group's size (one query reads all member
+  ids; the event is rendered once).
+- On PostgreSQL each message and each edit or recall records its transaction id and snapshot
+  xmin for `sync` (see messaging.models and messaging.sync).
+- Read markers never move backwards.
+"""
+
+import json
+from datetime import timedelta
+from typing import Any
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import QuerySet
+from django.db.models.expressions import RawSQL
+from django.utils import timezone
+
+from accounts.models import Block, Friendship, User
+from core.exceptions import Forbidden, InvalidInput
+from messaging.errors import (
+    Blocked,
+    BodyTooLong,
+    ConversationNotFound,
+    MessageNotFound,
+    NotEditable,
+    NotFriends,
+    RecallWindowPassed,
+)
+from messaging.models import BODY_MAX_LENGTH, Conversation, Membership, Message
+from messaging.realtime import send_event_on_commit
+from messaging.rendering import message_payload
+from messaging.selectors import member_ids_of
+
+CLIENT_KINDS = frozenset({Message.Kind.TEXT, Message.Kind.STICKER})
+RECALL_WINDOW = timedelta(minutes=2)
+CLIENT_ID_MAX_LENGTH = 64
+CLIENT_DATA_MAX_BYTES = 2048
+
+_TXID_SQL = "pg_current_xact_id()::text::bigint"
+_XMIN_SQL = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+_SNAPSHOT_SQL = "pg_current_snapshot()::text"
+
+
+def _on_postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def _with_transaction_ids(queryset: QuerySet) -> QuerySet:
+    """Annotate `_txid`, `_snapshot` and `_xmin` (this transaction's id, the statement's snapshot
+    and its xmin) on PostgreSQL, so they come with a query the write needs anyway."""
+    if not _on_postgres():
+        return queryset
+    # Constant SQL, no parameters.
+    return queryset.annotate(
+        _txid=RawSQL(_TXID_SQL, ()),  # noqa: S611
+        _xmin=RawSQL(_XMIN_SQL, ()),  # noqa: S611
+        _snapshot=RawSQL(_SNAPSHOT_SQL, ()),  # noqa: S611
+    )
+
+
+# --- Validation -----------------------------------------------------------------------------------
+
+
+def _clean_body(body: Any, *, required: bool) -> str:
+    if not isinstance(body, str):
+        raise InvalidInput(fields={"body": ["Must be a string."]})
+    trimmed = body.strip()
+    if required and not trimmed:
+        raise InvalidInput("A message needs some text.", fields={"body": ["This field may not be blank."]})
+    if len(trimmed) > BODY_MAX_LENGTH:
+        raise BodyTooLong(
+            "A message holds at most 4000 characters.",
+            fields={"body": [f"At most {BODY_MAX_LENGTH} characters."]},
+        )
+    return body
+
+
+def _clean_content(kind: Any, body: Any, data: Any, *, trusted: bool) -> tuple[str, str, dict]:
+    if kind not in Message.Kind.values or (not trusted and kind not in CLIENT_KINDS):
+        raise InvalidInput(
+            "Only text and sticker messages can be sent.", fields={"kind": ["Use text or sticker."]}
+        )
+    data = {} if data is None else data
+    if not isinstance(data, dict):
+        raise InvalidInput(fields={"data": ["Must be a JSON object."]})
+    if not trusted and len(json.dumps(data)) > CLIENT_DATA_MAX_BYTES:
+        raise InvalidInput(fields={"data": ["Too large."]})
+    body = _clean_body(body, required=kind == Message.Kind.TEXT)
+    # Ownership of the pack is checked by the store (CONTRACT section 6) once it exists.
+    sticker_ok = isinstance(data.get("sku"), str) and isinstance(data.get("sticker"), (int, str))
+    if kind == Message.Kind.STICKER and not trusted and not sticker_ok:
+        raise InvalidInput(fields={"data": ['A sticker needs {"sku": pack_sku, "sticker": sticker_id}.']})
+    return kind, body, data
+
+
+def _clean_client_id(client_id: Any) -> str | None:
+    if client_id is None:
+        return None
+    if not isinstance(client_id, str) or not 1 <= len(client_id) <= CLIENT_ID_MAX_LENGTH:
+        raise InvalidInput(fields={"client_id": [f"A string of 1-{CLIENT_ID_MAX_LENGTH} characters."]})
+    return client_id
+
+
+def direct_peer_check(sender: User, peer_id: int) -> None:
+    """Blocked either way: Blocked; else not friends: NotFriends (blocked wins). Two queries."""
+    if Block.objects.filter(
+        blocker_id__in=(sender.pk, peer_id), blocked_id__in=(sender.pk, peer_id)
+    ).exists():
+        raise Blocked()
+    if not Friendship.objects.filter(user_id=sender.pk, friend_id=peer_id).exists():
+        raise NotFriends("You can only message friends.")
+
+
+def _existing_by_client_id(sender: User, client_id: str) -> Message | None:
+    return Message.objects.select_related("sender").filter(sender_id=sender.pk, client_id=client_id).first()
+
+
+# --- Sending ------------------------------------------------------------------------------------------
+
+
+def message_send(
+    *,
+    sender: User,
+    conversation_id: int,
+    body: Any = "",
+    kind: Any = Message.Kind.TEXT,
+    data: Any = None,
+    client_id: Any = None,
+    trusted: bool = False,
+) -> tuple[Message, bool]:
+    """Store a message and fan it out after commit. Returns (message, created).
+
+    `trusted` is for server-side callers: any kind and free-form `data`; a `system` message may
+    name a sender who is no longer a member. A repeated `client_id` from the same sender returns
+    the first message with created=False (also when two sends race on it).
+    """
+    kind, body, data = _clean_content(kind, body, data, trusted=trusted)
+    client_id = _clean_client_id(client_id)
+    if client_id is not None and (existing := _existing_by_client_id(sender, client_id)):
+        return existing, False
+    with transaction.atomic():
+        conversation = (
+            _with_transaction_ids(Conversation.objects.select_for_update(no_key=True))
+            .filter(pk=conversation_id)
+            .first()
+        )
+        if conversation is None:
+            raise ConversationNotFound()
+        member_ids = member_ids_of(conversation.pk)
+        system = trusted and kind == Message.Kind.SYSTEM
+        if sender.pk not in member_ids and not system:
+            raise ConversationNotFound()
+        if conversation.kind == Conversation.Kind.DIRECT and not system:
+            direct_peer_check(sender, next((uid for uid in member_ids if uid != sender.pk), sender.pk))
+        message = Message(
+            conversation=conversation,
+            seq=conversation.last_seq + 1,
+            sender=sender,
+            kind=kind,
+            body=body,
+            client_id=client_id,
+            data=data,
+            txid=getattr(conversation, "_txid", None),
+            snapshot_xmin=getattr(conversation, "_xmin", None),
+            snapshot=getattr(conversation, "_snapshot", ""),
+        )
+        if client_id is None:
+            message.save()
+        else:
+            try:
+                with transaction.atomic():
+                    message.save()
+            except IntegrityError:
+                existing = _existing_by_client_id(sender, client_id)
+                if existing is None:
+                    raise
+                return existing, False
+        Conversation.objects.filter(pk=conversation.pk).update(
+            last_seq=message.seq, last_message_id=message.pk, last_activity=message.created_at
+        )
+        send_event_on_commit(member_ids, {"type": "message.new", "message": message_payload(message)})
+    return message, True
+
+
+# --- Edits and recalls ---------------------------------------------------------------------------------
+
+
+def _message_for_change(user: User, message_id: int) -> tuple[Message, Membership]:
+    """Lock the message (annotated with this transaction's id) and check the user may see it."""
+    message = (
+        _with_transaction_ids(Message.objects.select_for_update(no_key=True, of=("self",)))
+        .select_related("sender")
+        .filter(pk=message_id)
+        .first()
+    )
+    if message is None:
+        raise MessageNotFound()
+    membership = (
+        Membership.objects.select_related("conversation")
+        .filter(user_id=user.pk, conversation_id=message.conversation_id)
+        .first()
+    )
+    if membership is None:
+        raise MessageNotFound()
+    return message, membership
+
+
+def _save_change(message: Message, event_type: str, fields: list[str]) -> None:
+    message.changed_at = timezone.now()
+    message.change_txid = getattr(message, "_txid", None)
+    message.save(update_fields=[*fields, "changed_at", "change_txid"])
+    send_event_on_commit(
+        member_ids_of(message.conversation_id), {"type": event_type, "message": message_payload(message)}
+    )
+
+
+def message_edit(*, user: User, message_id: int, body: Any) -> Message:
+    """The sender edits their own text message; members get `message.edited`."""
+    with transaction.atomic():
+        message, _ = _message_for_change(user, message_id)
+        if message.sender_id != user.pk:
+            raise Forbidden("You can only edit your own messages.")
+        if message.kind != Message.Kind.TEXT or message.recalled:
+            raise NotEditable()
+        message.body = _clean_body(body, required=True)
+        message.edited_at = timezone.now()
+        _save_change(message, "message.edited", ["body", "edited_at"])
+    return message
+
+
+def message_recall(*, user: User, message_id: int) -> Message:
+    """Recall: the sender within 2 minutes, a group's owner or admins any time. The message stays,
+    with `recalled` set and its body and data emptied; members get `message.recalled`."""
+    with transaction.atomic():
+        message, membership = _message_for_change(user, message_id)
+        if message.recalled:
+            return message
+        is_group_manager = membership.conversation.kind == Conversation.Kind.GROUP and membership.can_manage
+        if not is_group_manager:
+            if message.sender_id != user.pk:
+                raise Forbidden("You can only recall your own messages.")
+            if timezone.now() - message.created_at > RECALL_WINDOW:
+                raise RecallWindowPassed()
+        message.recalled = True
+        message.recalled_at = timezone.now()
+        message.body = ""
+        message.data = {}
+        _save_change(message, "message.recalled", ["recalled", "recalled_at", "body", "data"])
+    return message
+
+
+# --- Read markers -------------------------------------------------------------------------------------
+
+
+def conversation_read(*, user: User, conversation_id: int, up_to: int) -> int:
+    """Move the user's read marker forward to `up_to` (clamped to the conversation's last message;
+    never backwards). Returns the marker. When it moved, the reader's sockets get `read`, and so do
+    the other members if the reader's `read_receipts` is on."""
+    if isinstance(up_to, bool) or not isinstance(up_to, int) or up_to < 0:
+        raise InvalidInput(fields={"up_to": ["A message id."]})
+    with transaction.atomic():
+        membership = (
+            Membership.objects.select_related("conversation")
+            .filter(user_id=user.pk, conversation_id=conversation_id)
+            .first()
+        )
+        if membership is None:
+            raise ConversationNotFound()
+        up_to = min(up_to, membership.conversation.last_message_id)
+        moved = Membership.objects.filter(pk=membership.pk, last_read_id__lt=up_to).update(last_read_id=up_to)
+        if not moved:
+            return max(membership.last_read_id, up_to)
+        recipients = member_ids_of(conversation_id) if user.read_receipts else [user.pk]
+        send_event_on_commit(
+            recipients,
+            {"type": "read", "conversation": conversation_id, "user": user.number, "up_to": up_to},
+        )
+    return up_to

@@ -1,0 +1,62 @@
+"""Fixtures of the messaging tests: people, friendships, a direct conversation and a group."""
+
+from collections.abc import Callable
+
+import pytest
+
+from accounts.models import Friendship, User
+from messaging import presence_events
+from messaging.conversations import conversation_direct_open, conversation_group_create
+from messaging.models import Conversation, Message
+from messaging.services import message_send
+
+
+def befriend(a: User, b: User) -> None:
+    """Make two people friends (nothing happens if they already are)."""
+    Friendship.objects.get_or_create(user=a, friend=b)
+    Friendship.objects.get_or_create(user=b, friend=a)
+
+
+@pytest.fixture(autouse=True)
+def _fast_tests(monkeypatch) -> None:
+    # Offline is announced at once in tests (the grace period has its own test).
+    monkeypatch.setattr(presence_events, "OFFLINE_GRACE_SECONDS", 0)
+
+
+@pytest.fixture
+def alice(make_user) -> User:
+    return make_user(username="alice", display_name="Alice")
+
+
+@pytest.fixture
+def bob(make_user) -> User:
+    return make_user(username="bob", display_name="Bob")
+
+
+@pytest.fixture
+def carol(make_user) -> User:
+    return make_user(username="carol", display_name="Carol")
+
+
+@pytest.fixture
+def direct(alice: User, bob: User) -> Conversation:
+    befriend(alice, bob)
+    conversation, _ = conversation_direct_open(user=alice, number=bob.number)
+    return conversation
+
+
+@pytest.fixture
+def group(alice: User, bob: User, carol: User) -> Conversation:
+    """Alice owns it; Bob and Carol are members (Bob and Carol are not friends)."""
+    befriend(alice, bob)
+    befriend(alice, carol)
+    return conversation_group_create(user=alice, title="Hikers", member_numbers=[bob.number, carol.number])
+
+
+@pytest.fixture
+def send() -> Callable[..., Message]:
+    def _send(user: User, conversation: Conversation, body: str = "hi", **kwargs: object) -> Message:
+        message, _ = message_send(sender=user, conversation_id=conversation.pk, body=body, **kwargs)
+        return message
+
+    return _send

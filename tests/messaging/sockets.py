@@ -1,0 +1,64 @@
+"""Helpers for socket tests on the real router (`config.asgi.application`)."""
+
+import asyncio
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+
+from accounts.models import User
+from config.asgi import application
+from tests.conftest import token_for
+
+
+class Socket:
+    """A WebsocketCommunicator with a Token header, and frame helpers."""
+
+    def __init__(self, communicator: WebsocketCommunicator):
+        self.communicator = communicator
+        self.skipped: list[dict] = []
+
+    async def send(self, frame: dict[str, Any]) -> None:
+        await self.communicator.send_json_to(frame)
+
+    async def receive(self, timeout: float = 3) -> dict[str, Any]:
+        return await self.communicator.receive_json_from(timeout=timeout)
+
+    async def expect(self, type_: str, timeout: float = 3, skip: tuple[str, ...] = ("presence",)) -> dict:
+        """The next frame, which must be of `type_` (frames of the `skip` types are set aside)."""
+        while True:
+            frame = await self.receive(timeout)
+            if frame["type"] == type_ or frame["type"] not in skip:
+                assert frame["type"] == type_, frame
+                return frame
+            self.skipped.append(frame)
+
+    async def nothing(self, timeout: float = 0.3, skip: tuple[str, ...] = ("presence",)) -> None:
+        """No frame (of a type not in `skip`) within `timeout`."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + timeout
+        while (left := end - loop.time()) > 0:
+            if await self.communicator.receive_nothing(timeout=left):
+                return
+            frame = await self.receive()
+            assert frame["type"] in skip, f"unexpected frame {frame}"
+            self.skipped.append(frame)
+
+    async def closed_with(self, code: int, timeout: float = 3) -> None:
+        output = await self.communicator.receive_output(timeout)
+        assert output == {"type": "websocket.close", "code": code}, output
+
+    async def close(self) -> None:
+        await self.communicator.disconnect()
+
+
+async def open_socket(user: User | None, *, token: str | None = None, headers: list | None = None) -> Socket:
+    if user is not None and token is None:
+        token = await database_sync_to_async(token_for)(user)
+    headers = list(headers or [])
+    if token is not None:
+        headers.append((b"authorization", f"Token {token}".encode()))
+    communicator = WebsocketCommunicator(application, "/ws/", headers=headers)
+    connected, _ = await communicator.connect()
+    assert connected
+    return Socket(communicator)
