@@ -106,7 +106,9 @@ def run_workload(url: str, workload: str, clients: int, seconds: float) -> tuple
     # spawn, not fork: a forked child would share the parent's database connections.
     context = mp.get_context("spawn")
     results = context.Queue()
-    procs = [context.Process(target=worker, args=(url, workload, seconds, i, results)) for i in range(clients)]
+    procs = [
+        context.Process(target=worker, args=(url, workload, seconds, i, results)) for i in range(clients)
+    ]
     for p in procs:
         p.start()
     outcomes = [results.get() for _ in procs]

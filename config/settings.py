@@ -228,8 +228,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
-    "ENUM_NAME_OVERRIDES": {"PresenceEnum": "accounts.models.Presence"},
+    "ENUM_NAME_OVERRIDES": {
+        "PresenceEnum": "accounts.models.Presence",
+        "MembershipRoleEnum": "messaging.models.Membership.Role",
+    },
     "PREPROCESSING_HOOKS": ["core.openapi.drop_trailing_slash_duplicates"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "coins.payments.openapi.document_webhooks",
+    ],
 }
 
 # --- Internationalisation, static and media files ------------------------------------------------
@@ -310,6 +317,9 @@ LOGGING = {
     "loggers": {
         "django.request": {"handlers": ["console", "mail_admins"], "level": "ERROR", "propagate": False},
         "huddle": {"handlers": ["console", "mail_admins"], "level": "INFO", "propagate": False},
+        # Reconciliation logs every finding as an error and mails the admins one summary itself
+        # (coins.reconciliation): no mail per finding.
+        "huddle.ledger": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }
 

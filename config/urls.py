@@ -10,6 +10,8 @@ from core import views as core_views
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("accounts.urls")),
+    path("api/v1/", include("messaging.urls")),
+    path("api/v1/", include("coins.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     re_path(r"^api/(?P<path>.*)$", core_views.api_not_found),
@@ -19,6 +21,7 @@ urlpatterns = [
     # Uploaded avatars: the ASGI app serves its own files, so a single process is a whole site.
     re_path(r"^media/(?P<path>avatars/.*)$", serve, {"document_root": settings.MEDIA_ROOT}),
     path("", include("accounts.web_urls")),
+    path("", include("coins.web_urls")),
 ]
 
 handler404 = "core.web.page_not_found"

@@ -14,6 +14,7 @@ from rest_framework.test import APIClient
 
 from accounts.authentication import new_token_key, token_digest
 from accounts.models import DeviceToken, User
+from config.celery import app as celery_app
 from messaging import realtime
 from tests.factories import UserFactory, make_friends
 
@@ -45,6 +46,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip_redis)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _close_database_pool(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """Socket and thread tests return connections to psycopg's pool, which keeps them open: close
+    the pool before pytest-django drops the test database (PITFALLS: a pool keeps connections)."""
+    yield
+    with django_db_blocker.unblock():
+        if connection.vendor == "postgresql" and hasattr(connection, "close_pool"):
+            connection.close_pool()
+
+
 @pytest.fixture(autouse=True)
 def _fresh_cache() -> Iterator[None]:
     """Rate-limit and presence counters must not leak between tests. Only this run's keys go:
@@ -64,6 +75,19 @@ def _clear_cache() -> None:
 @pytest.fixture(autouse=True)
 def _media_root(settings: Any, tmp_path: Any) -> None:
     settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture(autouse=True)
+def celery_eager(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Tasks run in-process even when REDIS_URL points `.delay()` at a real broker, so no test
+    leaves messages on a queue; tests marked `real_celery_worker` talk to a worker they start."""
+    if request.node.get_closest_marker("real_celery_worker"):
+        yield
+        return
+    previous = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = previous
 
 
 @pytest.fixture(autouse=True)

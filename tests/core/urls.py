@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 from core.exceptions import Conflict
 from core.idempotency import idempotent
 
+PREFIX = "idempotency-test:"
 failures_left = {"boom": 0}
 _lock = threading.Lock()
 
@@ -23,7 +24,7 @@ class GroupCreateApi(APIView):
     @idempotent
     def post(self, request: Request) -> Response:
         name = request.data["name"]
-        Group.objects.create(name=f"{name}-{time.monotonic_ns()}")
+        Group.objects.create(name=f"{PREFIX}{name}-{time.monotonic_ns()}")
         time.sleep(float(request.data.get("delay", 0)))
         if name == "refuse":
             raise Conflict("Refused on purpose.", code="refused")
@@ -32,7 +33,8 @@ class GroupCreateApi(APIView):
                 failures_left["boom"] -= 1
                 raise RuntimeError("simulated crash")
         return Response(
-            {"created": name, "groups": Group.objects.filter(name__startswith=name).count()}, status=201
+            {"created": name, "groups": Group.objects.filter(name__startswith=f"{PREFIX}{name}").count()},
+            status=201,
         )
 
 

@@ -7,6 +7,8 @@ from django.db import transaction
 
 from accounts import selectors, services
 from accounts.models import Block, FriendRequest, User
+from coins.demo import seed_coins
+from messaging.demo import seed_messaging
 
 DEMO_PASSWORD = "huddle-demo-2026"  # noqa: S105 - printed by `make dev` for the demo logins
 
@@ -64,5 +66,7 @@ class Command(BaseCommand):
     def handle(self, *args: object, **options: object) -> None:
         with transaction.atomic():
             people = seed_accounts()
+            seed_messaging(people)
+            seed_coins(people)
         numbers = ", ".join(f"{u.username} #{u.number}" for u in people.values())
         self.stdout.write(self.style.SUCCESS(f"Demo data ready: {numbers} (password {DEMO_PASSWORD})."))
