@@ -135,16 +135,20 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 async def run(args: argparse.Namespace) -> None:
-    base = args.url.rstrip("/")
-    ws_url = base.replace("http", "ws", 1) + "/ws/"
+    bases = [url.rstrip("/") for url in args.url or ["http://127.0.0.1:8000"]]
+    ws_urls = [base.replace("http", "ws", 1) + "/ws/" for base in bases]
+    ws_url = ws_urls[0]
     print(f"setting up {args.users} people ...", flush=True)
-    people = await asyncio.to_thread(setup_people, base, args.users)
+    people = await asyncio.to_thread(setup_people, bases[0], args.users)
     tally, stop = Tally(), asyncio.Event()
+    # Person i talks to server i mod n: partners (i, i+1) sit on different servers when n > 1.
     sockets = [
         await websockets.connect(
-            ws_url, additional_headers={"Authorization": f"Token {p.token}"}, max_queue=None
+            ws_urls[i % len(ws_urls)],
+            additional_headers={"Authorization": f"Token {p.token}"},
+            max_queue=None,
         )
-        for p in people
+        for i, p in enumerate(people)
     ]
     readers = [asyncio.create_task(reader(ws, tally, stop)) for ws in sockets]
     sent_by: dict[str, Person] = {}
@@ -214,7 +218,9 @@ async def run(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--url", default="http://127.0.0.1:8000")
+    parser.add_argument(
+        "--url", action="append", help="a server (repeat for several processes sharing Redis); default :8000"
+    )
     parser.add_argument("--rate", type=float, default=300, help="messages per second, all senders together")
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--users", type=int, default=40, help="people (paired into direct conversations)")

@@ -38,6 +38,7 @@ logger = logging.getLogger("huddle.socket")
 MAX_FRAME_BYTES = 64 * 1024
 TYPING_MIN_INTERVAL = 2.0  # seconds between two typing events of one socket in one conversation
 GROUP_REFRESH_SECONDS = 300.0
+MAX_WAITING_FRAMES = 200  # frames of one socket waiting for the database; more is refused
 CHANNEL_LAYER_ERRORS = (RedisError, OSError)
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_UNSUPPORTED = 1003
@@ -106,6 +107,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             return
         self.user_id, self.user_number = user.pk, user.number
         self.delivered = RecentIds()
+        self.sending: set[str] = set()  # client_ids of this socket's sends in flight
         self.own_reads: set[tuple[int, int]] = set()
         self.typing_sent: dict[int, float] = {}
         try:
@@ -117,13 +119,20 @@ class ChatConsumer(AsyncWebsocketConsumer):
             return
         self.joined_group = True
         self.group_refreshed = asyncio.get_running_loop().time()
-        await self.accept()
+        self.frames: asyncio.Queue = asyncio.Queue(maxsize=MAX_WAITING_FRAMES)
+        self.frame_worker = asyncio.get_running_loop().create_task(self._work_frames())
+        # Counted online before the handshake completes: a friend who connects right after this
+        # socket is open is told by exactly one of the two ways (their list, or our event).
         frames = await in_thread(presence_events.presence_socket_opened)(user_id=self.user_id)
         self.counted_online = True
+        await self.accept()
         for frame in frames:
             await self.send_frame(frame)
 
     async def disconnect(self, code: int) -> None:
+        worker = getattr(self, "frame_worker", None)
+        if worker is not None:
+            worker.cancel()
         if self.joined_group:
             try:
                 await self.channel_layer.group_discard(user_group(self.user_id), self.channel_name)
@@ -169,6 +178,24 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if handler is None:
             await self.send_error("bad_frame", "Frames are JSON objects with a known `type`.", client_id)
             return
+        if handler != "on_message_send":
+            await self._run(handler, frame, client_id)
+            return
+        try:
+            self.frames.put_nowait((handler, frame, client_id))
+        except asyncio.QueueFull:
+            await self.send_error("rate_limited", "Too many messages waiting; slow down.", client_id)
+
+    async def _work_frames(self) -> None:
+        """Store the socket's messages one at a time, in order, beside the consumer's own loop:
+        while a send waits for the database, events for this socket (other people's messages)
+        are still delivered at once instead of queueing behind it. (Other frames are rare and
+        handled in the loop itself.)"""
+        while True:
+            handler, frame, client_id = await self.frames.get()
+            await self._run(handler, frame, client_id)
+
+    async def _run(self, handler: str, frame: dict, client_id: str | None) -> None:
         try:
             await getattr(self, handler)(frame)
         except ApplicationError as exc:
@@ -188,11 +215,17 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def on_message_send(self, frame: dict) -> None:
         _int_field(frame, "conversation")
-        message = await in_thread(socket_actions.send_message)(self.user_id, frame)
+        client_id = frame.get("client_id")
+        # The message's own `message.new` may reach this socket's loop before the database call
+        # below returns: it is recognised by its client_id and skipped (this tab gets the ack).
+        if isinstance(client_id, str):
+            self.sending.add(client_id)
+        try:
+            message = await in_thread(socket_actions.send_message)(self.user_id, frame)
+        finally:
+            self.sending.discard(client_id)
         self.delivered.add(message["id"])
-        await self.send_frame(
-            {"type": "message.ack", "client_id": frame.get("client_id"), "message": message}
-        )
+        await self.send_frame({"type": "message.ack", "client_id": client_id, "message": message})
 
     async def on_typing(self, frame: dict) -> None:
         conversation = _int_field(frame, "conversation")
@@ -237,8 +270,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
         """An event for this user (messaging.realtime); forwarded as the frame."""
         event = message["event"]
         kind = event.get("type")
-        if kind == "message.new" and not self.delivered.add(event["message"]["id"]):
-            return
+        if kind == "message.new":
+            message = event["message"]
+            if not self.delivered.add(message["id"]):
+                return
+            if message.get("client_id") in self.sending and message["sender"]["number"] == self.user_number:
+                return
         if kind == "read" and event.get("user") == self.user_number:
             key = (event.get("conversation"), event.get("up_to"))
             if key in self.own_reads:

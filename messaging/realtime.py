@@ -6,12 +6,17 @@ event about something that then rolled back would be a lie). The channel layer i
 PostgreSQL stays the source of truth and clients resync.
 """
 
+import functools
 import logging
 from collections.abc import Iterable
 from typing import Any
 
+import redis
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from channels_redis.pubsub import RedisPubSubChannelLayer
+from django.conf import settings
+from django.core.signals import setting_changed
 from django.db import transaction
 
 logger = logging.getLogger("huddle.realtime")
@@ -36,13 +41,57 @@ async def send_event_async(user_ids: Iterable[int], event: dict[str, Any]) -> No
     await _group_send_all(sorted(set(user_ids)), event)
 
 
+class _DirectPublisher:
+    """Publishes straight to Redis what the pub/sub channel layer's `group_send` would: the same
+    channel names and serialization, in one pipelined round trip for all recipients, from the
+    calling thread. The layer's own `group_send` from sync code costs an event-loop hop per
+    call (async_to_sync), about 5 ms of CPU per message measured here; this costs a fraction of
+    a millisecond. Used only with one Redis host, which is how settings configure the layer."""
+
+    def __init__(self, layer: RedisPubSubChannelLayer, address: str, prefix: str):
+        self.layer = layer
+        self.prefix = prefix
+        self.client = redis.Redis.from_url(address, socket_timeout=5, socket_connect_timeout=5)
+
+    def publish(self, user_ids: list[int], message: dict[str, Any]) -> None:
+        payload = self.layer.serialize(message)
+        with self.client.pipeline(transaction=False) as pipe:
+            for user_id in user_ids:
+                pipe.publish(f"{self.prefix}__group__{user_group(user_id)}", payload)
+            pipe.execute()
+
+
+@functools.cache
+def _direct_publisher() -> _DirectPublisher | None:
+    layer = get_channel_layer()
+    config = settings.CHANNEL_LAYERS.get("default", {}).get("CONFIG", {})
+    hosts = config.get("hosts") or []
+    if not isinstance(layer, RedisPubSubChannelLayer) or len(hosts) != 1 or not isinstance(hosts[0], dict):
+        return None
+    if "address" not in hosts[0]:
+        return None
+    return _DirectPublisher(layer, hosts[0]["address"], config.get("prefix", "asgi"))
+
+
+def _forget_publisher(*, setting: str, **kwargs: Any) -> None:
+    if setting == "CHANNEL_LAYERS":
+        _direct_publisher.cache_clear()
+
+
+setting_changed.connect(_forget_publisher)
+
+
 def send_event_now(user_ids: Iterable[int], event: dict[str, Any]) -> None:
     """Send at once; a failing channel layer is logged, never raised (the data is committed)."""
     ids = sorted(set(user_ids))
     if not ids:
         return
     try:
-        async_to_sync(_group_send_all)(ids, event)
+        publisher = _direct_publisher()
+        if publisher is not None:
+            publisher.publish(ids, {"type": EVENT_MESSAGE_TYPE, "event": event})
+        else:
+            async_to_sync(_group_send_all)(ids, event)
     except Exception:
         logger.exception("could not send %s event to %d users", event.get("type"), len(ids))
 

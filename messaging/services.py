@@ -21,7 +21,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import QuerySet
+from django.db.models import Exists, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -112,12 +112,16 @@ def _clean_client_id(client_id: Any) -> str | None:
 
 
 def direct_peer_check(sender: User, peer_id: int) -> None:
-    """Blocked either way: Blocked; else not friends: NotFriends (blocked wins). Two queries."""
-    if Block.objects.filter(
-        blocker_id__in=(sender.pk, peer_id), blocked_id__in=(sender.pk, peer_id)
-    ).exists():
+    """Blocked either way: Blocked; else not friends: NotFriends (blocked wins). One query: it
+    runs on every direct message."""
+    blocked = Block.objects.filter(blocker_id__in=(sender.pk, peer_id), blocked_id__in=(sender.pk, peer_id))
+    friends = Friendship.objects.filter(user_id=sender.pk, friend_id=peer_id)
+    is_blocked, is_friend = (
+        User.objects.filter(pk=sender.pk).values_list(Exists(blocked), Exists(friends)).get()
+    )
+    if is_blocked:
         raise Blocked()
-    if not Friendship.objects.filter(user_id=sender.pk, friend_id=peer_id).exists():
+    if not is_friend:
         raise NotFriends("You can only message friends.")
 
 
@@ -126,6 +130,133 @@ def _existing_by_client_id(sender: User, client_id: str) -> Message | None:
 
 
 # --- Sending ------------------------------------------------------------------------------------------
+
+
+def _check_sender(
+    sender: User, kind: str, conversation_kind: str, member_ids: list[int], trusted: bool
+) -> None:
+    system = trusted and kind == Message.Kind.SYSTEM
+    if sender.pk not in member_ids and not system:
+        raise ConversationNotFound()
+    if conversation_kind == Conversation.Kind.DIRECT and not system:
+        direct_peer_check(sender, next((uid for uid in member_ids if uid != sender.pk), sender.pk))
+
+
+def _store_message_orm(
+    sender: User, conversation_id: int, kind: str, body: str, data: dict, client_id: str | None, trusted: bool
+) -> tuple[Message, list[int]] | Message:
+    """Lock the conversation, check the sender, insert the next message of the conversation and
+    move the conversation's last message. Runs inside message_send's transaction. Returns the
+    message and the member ids, or the first message of a repeated client_id."""
+    conversation = (
+        _with_transaction_ids(Conversation.objects.select_for_update(no_key=True))
+        .filter(pk=conversation_id)
+        .first()
+    )
+    if conversation is None:
+        raise ConversationNotFound()
+    member_ids = member_ids_of(conversation.pk)
+    _check_sender(sender, kind, conversation.kind, member_ids, trusted)
+    message = Message(
+        conversation=conversation,
+        seq=conversation.last_seq + 1,
+        sender=sender,
+        kind=kind,
+        body=body,
+        client_id=client_id,
+        data=data,
+        txid=getattr(conversation, "_txid", None),
+        snapshot_xmin=getattr(conversation, "_xmin", None),
+        snapshot=getattr(conversation, "_snapshot", ""),
+    )
+    if client_id is None:
+        message.save()
+    else:
+        try:
+            with transaction.atomic():
+                message.save()
+        except IntegrityError:
+            existing = _existing_by_client_id(sender, client_id)
+            if existing is None:
+                raise
+            return existing
+    Conversation.objects.filter(pk=conversation.pk).update(
+        last_seq=message.seq, last_message_id=message.pk, last_activity=message.created_at
+    )
+    return message, member_ids
+
+
+# The same steps as _store_message_orm in three plain statements (four for a direct message): the
+# hot path of every send, where the ORM's own work measured ~4 ms of CPU per message against
+# well under 1 ms for these. The lock query also reads the members and the transaction ids.
+_LOCK_SQL = """
+SELECT c.kind, c.last_seq, pg_current_xact_id()::text::bigint,
+       pg_snapshot_xmin(pg_current_snapshot())::text::bigint, pg_current_snapshot()::text,
+       ARRAY(SELECT m.user_id FROM messaging_membership m WHERE m.conversation_id = c.id)
+  FROM messaging_conversation c WHERE c.id = %s FOR NO KEY UPDATE OF c
+"""
+_INSERT_SQL = """
+INSERT INTO messaging_message (conversation_id, seq, sender_id, kind, body, client_id, data, created_at,
+                               recalled, txid, snapshot_xmin, snapshot)
+VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb, %s, false, %s, %s, %s)
+ON CONFLICT (sender_id, client_id) WHERE client_id IS NOT NULL DO NOTHING
+RETURNING id
+"""
+_MOVE_LAST_SQL = """
+UPDATE messaging_conversation SET last_seq = %s, last_message_id = %s, last_activity = %s WHERE id = %s
+"""
+
+
+def _store_message_postgres(
+    sender: User, conversation_id: int, kind: str, body: str, data: dict, client_id: str | None, trusted: bool
+) -> tuple[Message, list[int]] | Message:
+    """_store_message_orm's contract, in plain SQL (PostgreSQL)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_LOCK_SQL, [conversation_id])
+        row = cursor.fetchone()
+        if row is None:
+            raise ConversationNotFound()
+        conversation_kind, last_seq, txid, xmin, snapshot, member_ids = row
+        _check_sender(sender, kind, conversation_kind, member_ids, trusted)
+        message = Message(
+            conversation_id=conversation_id,
+            seq=last_seq + 1,
+            sender=sender,
+            kind=kind,
+            body=body,
+            client_id=client_id,
+            data=data,
+            created_at=timezone.now(),
+            txid=txid,
+            snapshot_xmin=xmin,
+            snapshot=snapshot,
+        )
+        cursor.execute(
+            _INSERT_SQL,
+            [
+                conversation_id,
+                message.seq,
+                sender.pk,
+                kind,
+                body,
+                client_id,
+                json.dumps(data),
+                message.created_at,
+                txid,
+                xmin,
+                snapshot,
+            ],
+        )
+        inserted = cursor.fetchone()
+        if inserted is None:  # the sender's client_id is taken: the first message answers
+            existing = _existing_by_client_id(sender, client_id)
+            if existing is None:  # pragma: no cover - the unique index just said it exists
+                raise ConversationNotFound()
+            return existing
+        message.pk = inserted[0]
+        message._state.adding = False
+        cursor.execute(_MOVE_LAST_SQL, [message.seq, message.pk, message.created_at, conversation_id])
+    return message, member_ids
 
 
 def message_send(
@@ -146,48 +277,14 @@ def message_send(
     """
     kind, body, data = _clean_content(kind, body, data, trusted=trusted)
     client_id = _clean_client_id(client_id)
-    if client_id is not None and (existing := _existing_by_client_id(sender, client_id)):
-        return existing, False
+    # A repeated client_id is found by its unique index at the insert below (no lookup first:
+    # every send would pay for it).
+    store = _store_message_postgres if _on_postgres() else _store_message_orm
     with transaction.atomic():
-        conversation = (
-            _with_transaction_ids(Conversation.objects.select_for_update(no_key=True))
-            .filter(pk=conversation_id)
-            .first()
-        )
-        if conversation is None:
-            raise ConversationNotFound()
-        member_ids = member_ids_of(conversation.pk)
-        system = trusted and kind == Message.Kind.SYSTEM
-        if sender.pk not in member_ids and not system:
-            raise ConversationNotFound()
-        if conversation.kind == Conversation.Kind.DIRECT and not system:
-            direct_peer_check(sender, next((uid for uid in member_ids if uid != sender.pk), sender.pk))
-        message = Message(
-            conversation=conversation,
-            seq=conversation.last_seq + 1,
-            sender=sender,
-            kind=kind,
-            body=body,
-            client_id=client_id,
-            data=data,
-            txid=getattr(conversation, "_txid", None),
-            snapshot_xmin=getattr(conversation, "_xmin", None),
-            snapshot=getattr(conversation, "_snapshot", ""),
-        )
-        if client_id is None:
-            message.save()
-        else:
-            try:
-                with transaction.atomic():
-                    message.save()
-            except IntegrityError:
-                existing = _existing_by_client_id(sender, client_id)
-                if existing is None:
-                    raise
-                return existing, False
-        Conversation.objects.filter(pk=conversation.pk).update(
-            last_seq=message.seq, last_message_id=message.pk, last_activity=message.created_at
-        )
+        stored = store(sender, conversation_id, kind, body, data, client_id, trusted)
+        if isinstance(stored, Message):  # a repeated client_id: the first message
+            return stored, False
+        message, member_ids = stored
         send_event_on_commit(member_ids, {"type": "message.new", "message": message_payload(message)})
     return message, True
 
