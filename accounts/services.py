@@ -19,7 +19,7 @@ from accounts.models import Block, DeviceToken, FriendRequest, Friendship, User
 from accounts.presence import online_user_ids, visible_presence
 from accounts.selectors import are_friends, friend_ids_of, is_blocked_between, user_get_by_number
 from core.exceptions import ApplicationError, Conflict, Forbidden, InvalidInput, NotFound
-from messaging.realtime import send_event_on_commit
+from messaging.realtime import close_sockets_on_commit, send_event_on_commit
 
 
 class InvalidCredentials(ApplicationError):
@@ -102,7 +102,16 @@ def device_token_create(*, user: User, user_agent: str = "") -> str:
 
 
 def device_token_delete(*, token: DeviceToken) -> None:
-    DeviceToken.objects.filter(pk=token.pk).delete()
+    """Log a device out: its token stops working and its open sockets are closed."""
+    with transaction.atomic():
+        DeviceToken.objects.filter(pk=token.pk).delete()
+        close_sockets_on_commit(token.user_id, token_id=token.pk)
+
+
+def session_sockets_close(*, user_id: int, session_key: str | None) -> None:
+    """A browser session ended (logout): close the sockets it opened."""
+    if session_key:
+        close_sockets_on_commit(user_id, session_key=session_key)
 
 
 def login_with_password(*, username: str, password: str, address: str, request: Any = None) -> User:

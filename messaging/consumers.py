@@ -283,6 +283,17 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 return
         await self.send_frame(event)
 
+    async def huddle_close(self, message: dict) -> None:
+        """The device token or browser session this socket was opened with was logged out."""
+        token_id, session_key = message.get("token_id"), message.get("session_key")
+        own_token = self.scope.get("device_token_id")
+        session = self.scope.get("session")
+        own_session = getattr(session, "session_key", None) if own_token is None else None
+        if (token_id is not None and token_id == own_token) or (
+            session_key is not None and session_key == own_session
+        ):
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+
     # --- Output ----------------------------------------------------------------------------------------
 
     async def send_frame(self, frame: dict[str, Any]) -> None:

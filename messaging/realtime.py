@@ -22,23 +22,24 @@ from django.db import transaction
 logger = logging.getLogger("huddle.realtime")
 
 EVENT_MESSAGE_TYPE = "huddle.event"
+CLOSE_MESSAGE_TYPE = "huddle.close"
 
 
 def user_group(user_id: int) -> str:
     return f"user.{user_id}"
 
 
-async def _group_send_all(user_ids: list[int], event: dict[str, Any]) -> None:
+async def _group_send_all(user_ids: list[int], message: dict[str, Any]) -> None:
     layer = get_channel_layer()
     for user_id in user_ids:
-        await layer.group_send(user_group(user_id), {"type": EVENT_MESSAGE_TYPE, "event": event})
+        await layer.group_send(user_group(user_id), message)
 
 
 async def send_event_async(user_ids: Iterable[int], event: dict[str, Any]) -> None:
     """Send from async code (the socket consumer's typing events, which are not stored). Errors of
     the channel layer (redis.ConnectionError) propagate: the consumer closes the socket with 1011
     and the client reconnects."""
-    await _group_send_all(sorted(set(user_ids)), event)
+    await _group_send_all(sorted(set(user_ids)), {"type": EVENT_MESSAGE_TYPE, "event": event})
 
 
 class _DirectPublisher:
@@ -81,19 +82,40 @@ def _forget_publisher(*, setting: str, **kwargs: Any) -> None:
 setting_changed.connect(_forget_publisher)
 
 
+def _publish(user_ids: list[int], message: dict[str, Any]) -> None:
+    publisher = _direct_publisher()
+    if publisher is not None:
+        publisher.publish(user_ids, message)
+    else:
+        async_to_sync(_group_send_all)(user_ids, message)
+
+
 def send_event_now(user_ids: Iterable[int], event: dict[str, Any]) -> None:
     """Send at once; a failing channel layer is logged, never raised (the data is committed)."""
     ids = sorted(set(user_ids))
     if not ids:
         return
     try:
-        publisher = _direct_publisher()
-        if publisher is not None:
-            publisher.publish(ids, {"type": EVENT_MESSAGE_TYPE, "event": event})
-        else:
-            async_to_sync(_group_send_all)(ids, event)
+        _publish(ids, {"type": EVENT_MESSAGE_TYPE, "event": event})
     except Exception:
         logger.exception("could not send %s event to %d users", event.get("type"), len(ids))
+
+
+def close_sockets_on_commit(
+    user_id: int, *, token_id: int | None = None, session_key: str | None = None
+) -> None:
+    """After commit, close (4401) the user's sockets opened with this device token or this browser
+    session: a socket's credentials are checked at the handshake only (PITFALLS: channels#1324)."""
+
+    def close() -> None:
+        try:
+            _publish(
+                [user_id], {"type": CLOSE_MESSAGE_TYPE, "token_id": token_id, "session_key": session_key}
+            )
+        except Exception:
+            logger.exception("could not close the sockets of user %s", user_id)
+
+    transaction.on_commit(close)
 
 
 def send_event_on_commit(user_ids: Iterable[int], event: dict[str, Any]) -> None:
