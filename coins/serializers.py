@@ -7,7 +7,7 @@ from rest_framework import serializers
 from accounts.serializers import UserSerializer
 from coins.models import Topup, TopupPackage, Transaction
 from coins.payments.registry import PROVIDERS
-from core.fields import CoinAmountField
+from core.fields import CoinAmountField, StrictIntegerField
 
 
 class WalletSerializer(serializers.Serializer):
@@ -44,11 +44,11 @@ class TopupSerializer(serializers.ModelSerializer):
 
 
 class TopupInputSerializer(serializers.Serializer):
-    package = serializers.IntegerField(help_text="A package id from coins/packages.")
+    package = StrictIntegerField(help_text="A package id from coins/packages.")
 
 
 class TransferInputSerializer(serializers.Serializer):
-    to = serializers.IntegerField(help_text="The friend's account number.")
+    to = StrictIntegerField(help_text="The friend's account number.")
     amount = CoinAmountField(help_text="Whole coins, 1 to 1,000,000 (a JSON integer).")
     memo = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -76,7 +77,7 @@ def _read_key(request: Request) -> str:
 def _replay(record: IdempotencyRecord, fingerprint: str) -> Response:
     if record.request_fingerprint != fingerprint:
         raise IdempotencyKeyReused()
-    response = Response(record.response_body, status=record.status_code)
+    response = Response(json.loads(record.response_body), status=record.status_code)
     response["Idempotent-Replayed"] = "true"
     return response
 
@@ -111,7 +112,7 @@ def idempotent(handler: Callable[..., Response]) -> Callable[..., Response]:
                 transaction.set_rollback(True)
                 return response
             record.status_code = response.status_code
-            record.response_body = response.data
+            record.response_body = json.dumps(response.data, cls=DjangoJSONEncoder, ensure_ascii=False)
             record.save(update_fields=["status_code", "response_body"])
             return response
 

@@ -1,7 +1,6 @@
 """Core plumbing's one model: stored Idempotency-Key answers (see core.idempotency)."""
 
 from django.conf import settings
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
 
@@ -18,7 +17,8 @@ class IdempotencyRecord(models.Model):
     key = models.CharField(max_length=255)
     request_fingerprint = models.CharField(max_length=64, help_text="SHA-256 of the canonical JSON body.")
     status_code = models.PositiveSmallIntegerField(null=True)
-    response_body = models.JSONField(null=True, encoder=DjangoJSONEncoder)
+    # Text, not JSON: PostgreSQL's jsonb reorders keys, and a replay returns the first body as sent.
+    response_body = models.TextField(null=True, blank=True)  # noqa: DJ001 - NULL until completed
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

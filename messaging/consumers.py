@@ -246,9 +246,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def on_sync(self, frame: dict) -> None:
         after = _int_field(frame, "after")
         result = await in_thread(socket_actions.sync)(self.user_id, after)
+        # A sync answers everything above `after`, also what this socket already had live (the
+        # client asked, e.g. after clearing its store); later live copies are still skipped.
         for message in result["messages"]:
-            if self.delivered.add(message["id"]):
-                await self.send_frame({"type": "message.new", "message": message})
+            self.delivered.add(message["id"])
+            await self.send_frame({"type": "message.new", "message": message})
         for message in result["changes"]:
             kind = "message.recalled" if message["recalled"] else "message.edited"
             await self.send_frame({"type": kind, "message": message})
