@@ -7,6 +7,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from accounts.models import DeviceToken, User
+from tests.api_helpers import assert_error
 from tests.conftest import token_for
 from tests.factories import PASSWORD
 
@@ -16,11 +17,6 @@ LOGOUT = "/api/v1/auth/logout"
 ME = "/api/v1/me"
 REQUESTS = "/api/v1/friends/requests"
 GOOD_PASSWORD = "Quiet-Lantern-4821"
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def register(client: APIClient, *, remote_addr: str = "127.0.0.1", **body):
@@ -36,16 +32,6 @@ def token_client(token: str) -> APIClient:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     return client
-
-
-def assert_error(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.content
-    assert response["Content-Type"].startswith("application/json")
-    body = response.json()
-    assert body["code"] == code
-    assert isinstance(body["detail"], str)
-    assert body["detail"]
-    return body
 
 
 def assert_retry_after(response, at_most: int) -> None:

@@ -7,16 +7,12 @@ from django.utils import timezone
 
 from accounts.models import Block, FriendRequest, Friendship, User
 from accounts.presence import socket_opened
+from tests.api_helpers import assert_error, public
 from tests.factories import BlockFactory, FriendRequestFactory
 
 FRIENDS = "/api/v1/friends"
 REQUESTS = "/api/v1/friends/requests"
 BLOCKS = "/api/v1/blocks"
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture
@@ -32,26 +28,6 @@ def bob(make_user) -> User:
 @pytest.fixture
 def carol(make_user) -> User:
     return make_user(username="carol", display_name="Carol")
-
-
-def assert_error(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert body["code"] == code
-    assert isinstance(body["detail"], str)
-    assert body["detail"]
-    return body
-
-
-def public(user: User, presence: str = "offline") -> dict:
-    return {
-        "number": user.number,
-        "username": user.username,
-        "display_name": user.display_name,
-        "signature": user.signature,
-        "avatar_url": f"/avatars/default/{user.number}.svg",
-        "presence": presence,
-    }
 
 
 def assert_recent_utc(value: str) -> None:

@@ -10,40 +10,14 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 from rest_framework.test import APIClient
 
-from accounts.models import User
 from accounts.presence import socket_opened
+from tests.api_helpers import assert_error, public
 
 ME = "/api/v1/me"
 AVATAR = "/api/v1/me/avatar"
 USERS = "/api/v1/users"
 PUBLIC_FIELDS = {"number", "username", "display_name", "signature", "avatar_url", "presence"}
 MIB = 1024 * 1024
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-def assert_error(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert body["code"] == code
-    assert isinstance(body["detail"], str)
-    assert body["detail"]
-    return body
-
-
-def public(user: User, presence: str = "offline") -> dict:
-    """The public user object as someone else sees it."""
-    return {
-        "number": user.number,
-        "username": user.username,
-        "display_name": user.display_name,
-        "signature": user.signature,
-        "avatar_url": f"/avatars/default/{user.number}.svg",
-        "presence": presence,
-    }
 
 
 def image_bytes(image_format: str, size: tuple[int, int] = (8, 8), noise: bool = False) -> bytes:

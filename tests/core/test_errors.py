@@ -2,16 +2,9 @@
 
 import pytest
 
+from tests.api_helpers import assert_error
+
 pytestmark = pytest.mark.urls("tests.core.urls")
-
-
-def assert_error(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.content
-    assert response["Content-Type"].startswith("application/json")
-    body = response.json()
-    assert body["code"] == code
-    assert isinstance(body["detail"], str) and body["detail"]
-    return body
 
 
 @pytest.mark.parametrize("debug", [False, True])

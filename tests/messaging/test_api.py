@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from accounts.models import Block, Friendship
 from messaging.models import Membership, Message
+from tests.api_helpers import assert_error
 from tests.messaging.conftest import befriend
 
 CONVERSATIONS = "/api/v1/conversations"
@@ -14,13 +15,6 @@ CONVERSATIONS = "/api/v1/conversations"
 
 def url(conversation, tail: str = "") -> str:
     return f"{CONVERSATIONS}/{conversation.pk}{tail}"
-
-
-def assert_error(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert body["code"] == code and body["detail"]
-    return body
 
 
 def test_everything_needs_a_login(anon, direct):
