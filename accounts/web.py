@@ -4,7 +4,7 @@ and avatar). Every change goes through accounts.services; its errors come back a
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.views import LoginView, LogoutView
+from django.contrib.auth.views import LoginView
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import cache_control
@@ -86,10 +86,6 @@ class HuddleLoginView(LoginView):
     redirect_authenticated_user = True
 
 
-class HuddleLogoutView(LogoutView):
-    pass
-
-
 @require_http_methods(["GET", "POST"])
 def register(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
@@ -101,7 +97,7 @@ def register(request: HttpRequest) -> HttpResponse:
         except ApplicationError:
             pass
         else:
-            login(request, user, backend="accounts.backends.CaseInsensitiveModelBackend")
+            login(request, user)
             messages.success(request, f"Welcome to Huddle! Your account number is {user.number}.")
             return redirect("home")
     return render(request, "accounts/register.html", {"form": form})

@@ -1,3 +1,4 @@
+from django.contrib.auth.views import LogoutView
 from django.urls import path
 
 from accounts import web
@@ -5,7 +6,7 @@ from accounts import web
 urlpatterns = [
     path("", web.home, name="home"),
     path("login/", web.HuddleLoginView.as_view(), name="login"),
-    path("logout/", web.HuddleLogoutView.as_view(), name="logout"),
+    path("logout/", LogoutView.as_view(), name="logout"),
     path("register/", web.register, name="register"),
     path("settings/", web.settings_page, name="settings"),
     path("friends/requests/", web.friend_request_send, name="web-friend-request-send"),

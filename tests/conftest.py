@@ -106,6 +106,21 @@ def make_user(db: None) -> Callable[..., User]:
     return UserFactory
 
 
+@pytest.fixture
+def alice(make_user: Callable[..., User]) -> User:
+    return make_user(username="alice", display_name="Alice")
+
+
+@pytest.fixture
+def bob(make_user: Callable[..., User]) -> User:
+    return make_user(username="bob", display_name="Bob")
+
+
+@pytest.fixture
+def carol(make_user: Callable[..., User]) -> User:
+    return make_user(username="carol", display_name="Carol")
+
+
 def token_for(user: User) -> str:
     key = new_token_key()
     DeviceToken.objects.create(user=user, digest=token_digest(key))

@@ -15,21 +15,6 @@ REQUESTS = "/api/v1/friends/requests"
 BLOCKS = "/api/v1/blocks"
 
 
-@pytest.fixture
-def alice(make_user) -> User:
-    return make_user(username="alice", display_name="Alice")
-
-
-@pytest.fixture
-def bob(make_user) -> User:
-    return make_user(username="bob", display_name="Bob")
-
-
-@pytest.fixture
-def carol(make_user) -> User:
-    return make_user(username="carol", display_name="Carol")
-
-
 def assert_recent_utc(value: str) -> None:
     moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     assert moment.utcoffset() == timedelta(0)

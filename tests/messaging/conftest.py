@@ -24,21 +24,6 @@ def _fast_tests(monkeypatch) -> None:
 
 
 @pytest.fixture
-def alice(make_user) -> User:
-    return make_user(username="alice", display_name="Alice")
-
-
-@pytest.fixture
-def bob(make_user) -> User:
-    return make_user(username="bob", display_name="Bob")
-
-
-@pytest.fixture
-def carol(make_user) -> User:
-    return make_user(username="carol", display_name="Carol")
-
-
-@pytest.fixture
 def direct(alice: User, bob: User) -> Conversation:
     befriend(alice, bob)
     conversation, _ = conversation_direct_open(user=alice, number=bob.number)
