@@ -1,11 +1,13 @@
 """Rate limits on a shared cache (Redis in production), counted atomically.
 
 DRF's own throttles keep a list per client and race under concurrency (DRF#5181); these count
-fixed windows with the cache's atomic `add` + `incr`, so every process agrees. Rates come from
+fixed windows with atomic counters, so every process agrees: on Redis one INCR + EXPIRE NX round
+trip (the socket checks this on every message), elsewhere the cache's `add` + `incr`. Rates come from
 settings.RATE_LIMITS (`"30/second"`, `"300/hour"`), so operators can change them.
 """
 
 import time
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -24,17 +26,30 @@ def parse_rate(rate: str) -> tuple[int, int]:
     return int(count), _PERIODS.get(period) or _PERIODS[period.removesuffix("s")]
 
 
+def _redis_client() -> Any:
+    """The Redis client under a django-redis cache, else None."""
+    get_client = getattr(getattr(cache, "client", None), "get_client", None)
+    return get_client(write=True) if get_client is not None else None
+
+
 def hit(bucket: str, limit: int, period: int, *, now: float | None = None) -> float | None:
     """Count one hit in `bucket`; None if allowed, else the seconds until the window resets."""
     now = time.time() if now is None else now
     window = int(now // period)
     key = f"ratelimit:{bucket}:{window}"
-    cache.add(key, 0, timeout=period + 1)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.add(key, 1, timeout=period + 1)
-        count = 1
+    redis_client = _redis_client()
+    if redis_client is not None:
+        with redis_client.pipeline(transaction=False) as pipe:
+            pipe.incr(cache.make_key(key))
+            pipe.expire(cache.make_key(key), period + 1, nx=True)
+            count = pipe.execute()[0]
+    else:
+        cache.add(key, 0, timeout=period + 1)
+        try:
+            count = cache.incr(key)
+        except ValueError:  # expired between add and incr
+            cache.add(key, 1, timeout=period + 1)
+            count = 1
     if count <= limit:
         return None
     return max((window + 1) * period - now, 0.001)

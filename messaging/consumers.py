@@ -24,13 +24,14 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from redis.exceptions import RedisError
 
 from core.exceptions import ApplicationError, InvalidInput
 from messaging import presence_events, socket_actions
-from messaging.errors import BodyTooLong, RateLimited
+from messaging.errors import BodyTooLong, RateLimited, SenderGone
 from messaging.realtime import send_event_async, user_group
 
 logger = logging.getLogger("huddle.socket")
@@ -159,6 +160,17 @@ class ChatConsumer(AsyncWebsocketConsumer):
         _background_tasks.add(task)
         task.add_done_callback(_background_tasks.discard)
 
+    async def dispatch(self, message: dict) -> None:
+        """Channels' dispatch, without its `aclose_old_connections()` before every handler: that is
+        a hop to the process's one sync thread for each frame and each delivered event, which all
+        sockets of the process queue on. This consumer never touches the ORM on the event loop:
+        its database work goes through `in_thread` (database_sync_to_async), which closes stale
+        connections itself in the worker thread."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
     # --- Client frames ------------------------------------------------------------------------------
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
@@ -198,14 +210,14 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def _run(self, handler: str, frame: dict, client_id: str | None) -> None:
         try:
             await getattr(self, handler)(frame)
+        except SenderGone:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
         except ApplicationError as exc:
             code = "too_long" if isinstance(exc, BodyTooLong) else exc.code
             extra = {"retry_after": round(exc.retry_after, 3)} if isinstance(exc, RateLimited) else {}
             if exc.fields is not None:
                 extra["fields"] = exc.fields
             await self.send_error(code, exc.detail, client_id, **extra)
-        except socket_actions.SocketUserGone:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
         except CHANNEL_LAYER_ERRORS:
             logger.exception("channel layer failed; closing socket")
             await self.close(code=CLOSE_SERVER_ERROR)

@@ -14,6 +14,7 @@ __all__ = [
     "NotGroup",
     "RateLimited",
     "RecallWindowPassed",
+    "SenderGone",
 ]
 
 
@@ -63,3 +64,11 @@ class RateLimited(ApplicationError):
         super().__init__()
         self.retry_after = retry_after
         self.headers = {"Retry-After": str(max(1, round(retry_after)))}
+
+
+class SenderGone(ApplicationError):
+    """The acting user was deactivated or deleted after authenticating (the socket closes 4401)."""
+
+    status_code = 401
+    code = "not_authenticated"
+    default_detail = "This account is no longer active."

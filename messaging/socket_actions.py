@@ -1,8 +1,10 @@
 """What each client frame of the socket does, as plain sync functions the consumer runs through
 `channels.db.database_sync_to_async` (one thread hop per frame; querysets are evaluated here).
 
-Each re-reads the user (the socket's copy from the handshake goes stale: display name, read
-receipts, deactivation) and calls one service or selector; they return JSON-ready dicts.
+Each works with the current user, not the socket's copy from the handshake (it goes stale:
+display name, read receipts, deactivation): a send passes only the user's id and the send reads
+the rest in the same statement; the others re-read the user. A deactivated user gets SenderGone,
+and the consumer closes the socket with 4401. They return JSON-ready dicts.
 """
 
 from typing import Any
@@ -14,21 +16,17 @@ from accounts.models import Presence, User
 from core.exceptions import InvalidInput
 from core.throttling import hit, parse_rate
 from messaging import services
-from messaging.errors import RateLimited
+from messaging.errors import RateLimited, SenderGone
 from messaging.models import Conversation
 from messaging.rendering import message_payload
 from messaging.selectors import member_ids_of, membership_get
 from messaging.sync import sync_for_user
 
 
-class SocketUserGone(Exception):
-    """The socket's user was deactivated or deleted: the consumer closes with 4401."""
-
-
 def fresh_user(user_id: int) -> User:
     user = User.objects.filter(pk=user_id, is_active=True).first()
     if user is None:
-        raise SocketUserGone()
+        raise SenderGone()
     return user
 
 
@@ -44,10 +42,9 @@ def message_rate_check(user_id: int) -> None:
 
 
 def send_message(user_id: int, frame: dict[str, Any]) -> dict[str, Any]:
-    user = fresh_user(user_id)
     message_rate_check(user_id)
     message, _ = services.message_send(
-        sender=user,
+        sender=user_id,
         conversation_id=frame["conversation"],
         body=frame.get("body", ""),
         kind=frame.get("kind", "text"),

@@ -503,6 +503,14 @@ async def test_a_deactivated_user_is_closed_4401(connect, alice, direct):
     await socket.closed_with(4401)
 
 
+async def test_a_deactivated_user_sending_is_closed_4401_and_nothing_is_stored(connect, alice, direct):
+    socket = await connect(alice)
+    await db(User.objects.filter(pk=alice.pk).update)(is_active=False)
+    await socket.send({"type": "message.send", "conversation": direct.pk, "body": "hi", "client_id": "x"})
+    await socket.closed_with(4401)
+    assert not await db(Message.objects.filter(conversation=direct).exists)()
+
+
 async def test_friends_made_later_still_count(connect, alice, make_user):
     erin = await db(make_user)(username="erin")
     await db(befriend)(alice, erin)

@@ -1,9 +1,10 @@
 """The messaging services: sending, edits, recalls, read markers, unread counts, members."""
 
+import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import Block, Friendship
@@ -16,8 +17,10 @@ from messaging.errors import (
     NotEditable,
     NotFriends,
     RecallWindowPassed,
+    SenderGone,
 )
 from messaging.models import Conversation, Membership, Message
+from messaging.rendering import message_payload
 from tests.factories import UserFactory
 from tests.messaging.conftest import befriend
 
@@ -91,20 +94,21 @@ def test_send_costs_a_fixed_number_of_queries_whatever_the_group_size(
     alice, size, django_assert_num_queries, django_capture_on_commit_callbacks, captured_events
 ):
     group = _group_of(alice, size)
-    # PostgreSQL: lock (with members and txids), insert, update conversation. Elsewhere (ORM):
-    # lock, member ids, savepoint, insert, release, update. +2 because inside the test's
-    # transaction the service's atomic() is a savepoint too.
+    # PostgreSQL: one call of the messaging_send function. Elsewhere (ORM): lock, member ids,
+    # savepoint, insert, release, update, +2 because inside the test's transaction the service's
+    # atomic() is a savepoint too.
     with (
-        django_assert_num_queries(5 if connection.vendor == "postgresql" else 8),
+        django_assert_num_queries(1 if connection.vendor == "postgresql" else 8),
         django_capture_on_commit_callbacks(execute=True),
     ):
         services.message_send(sender=alice, conversation_id=group.pk, body="hi", client_id=f"q{size}")
     assert len(captured_events[0][0]) == size + 1
 
 
-def test_direct_send_costs_one_more_query(alice, bob, direct, django_assert_num_queries):
-    # as above (no client_id: no savepoint around the insert), plus the block-and-friendship check
-    with django_assert_num_queries(6 if connection.vendor == "postgresql" else 7):
+def test_direct_send_costs_one_more_query_on_sqlite(alice, bob, direct, django_assert_num_queries):
+    # PostgreSQL: still one call. ORM: as above (no client_id: no savepoint around the insert),
+    # plus the block-and-friendship check.
+    with django_assert_num_queries(1 if connection.vendor == "postgresql" else 7):
         services.message_send(sender=alice, conversation_id=direct.pk, body="hi")
 
 
@@ -122,6 +126,78 @@ def test_a_repeated_client_id_returns_the_first_message(
     assert again.pk == first.pk and again.body == "a"
     assert len(captured_events) == 1
     assert Message.objects.count() == 1
+
+
+def test_a_sender_given_by_id_is_read_with_the_send(alice, group, captured_events):
+    # given: the socket's copy of Alice is stale
+    alice.display_name = "Old name"
+    type(alice).objects.filter(pk=alice.pk).update(display_name="Alice Liddell")
+    # when
+    message, created = services.message_send(sender=alice.pk, conversation_id=group.pk, body="hi")
+    # then: the message names her as she is now
+    assert created and message.sender.pk == alice.pk
+    assert message_payload(message)["sender"] == {"number": alice.number, "display_name": "Alice Liddell"}
+
+
+def test_a_deactivated_sender_is_refused_and_nothing_is_stored(alice, group, captured_events):
+    type(alice).objects.filter(pk=alice.pk).update(is_active=False)
+    with pytest.raises(SenderGone):
+        services.message_send(sender=alice.pk, conversation_id=group.pk, body="hi")
+    group.refresh_from_db()
+    assert Message.objects.count() == 0 and group.last_seq == 0
+    assert captured_events == []
+
+
+def test_a_send_inside_a_transaction_that_rolls_back_leaves_nothing(alice, group, captured_events):
+    with pytest.raises(RuntimeError), transaction.atomic():
+        services.message_send(sender=alice, conversation_id=group.pk, body="never", trusted=True)
+        raise RuntimeError("the caller fails after the send")
+    group.refresh_from_db()
+    assert Message.objects.count() == 0 and (group.last_seq, group.last_message_id) == (0, 0)
+    assert captured_events == []
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_sends_keep_seq_gapless_and_one_message_per_client_id(alice, bob, carol, group):
+    """8 threads send at once into one conversation, each message twice with the same client_id
+    (a retry racing the original): every client_id is stored once, seq is 1..n without gaps,
+    and the conversation points at its last message."""
+    senders = [alice, bob, carol]
+    results: list[tuple[int, bool]] = []
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(8)
+
+    def worker(index: int) -> None:
+        try:
+            barrier.wait(10)
+            for round_ in range(10):
+                key = f"k{index % 4}-{round_}"  # threads i and i+4 race on the same keys
+                sender = senders[(index % 4) % 3]
+                message, created = services.message_send(
+                    sender=sender.pk if index % 2 else sender,
+                    conversation_id=group.pk,
+                    body=key,
+                    client_id=key,
+                )
+                results.append((message.pk, created))
+        except BaseException as exc:  # pragma: no cover - surfaced below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == []
+    stored = list(Message.objects.filter(conversation=group).order_by("seq").values_list("seq", "id", "body"))
+    assert [seq for seq, _, _ in stored] == list(range(1, 41))
+    assert sum(created for _, created in results) == 40 and len(results) == 80
+    assert {pk for pk, _ in results} == {pk for _, pk, _ in stored}
+    group.refresh_from_db()
+    assert (group.last_seq, group.last_message_id) == (40, stored[-1][1])
 
 
 def test_client_id_is_per_sender(alice, bob, group, send):

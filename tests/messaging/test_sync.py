@@ -7,6 +7,7 @@ import pytest
 from django.db import connection, transaction
 
 from messaging import services
+from messaging.models import Message
 from messaging.sync import sync_for_user
 
 
@@ -149,7 +150,7 @@ def test_other_transactions_running_meanwhile_cause_no_resend(alice, bob, direct
         before = send(alice, direct, "before")
         cursor = send(alice, group, "cursor")
         assert ids(sync_for_user(user=bob, after=cursor.pk)) == []
-        assert before.snapshot_xmin <= held[0]
+        assert Message.objects.get(pk=before.pk).snapshot_xmin <= held[0]
     finally:
         release.set()
         bystander.join(10)
