@@ -1,6 +1,12 @@
 """Chat load: drive messages over real sockets against a running server and count what arrives.
 
     .venv/bin/python bench/chat_load.py --url http://127.0.0.1:8000 --rate 300 --seconds 60 --users 40
+    DATABASE_URL=postgres://... REDIS_URL=redis://... SECRET_KEY=... \
+        .venv/bin/python bench/chat_load.py --spawn 2 --rate 300 --seconds 60
+
+With `--spawn N` it migrates the configured database and starts N daphne processes itself (free
+ports, the environment's settings, sign-ups unthrottled), and also reports the CPU time they spent
+per message while sending.
 
 Registers `--users` people, pairs them as friends with a direct conversation each, opens one socket
 per person, then sends `--rate` messages a second (spread over the senders) for `--seconds`.
@@ -14,19 +20,85 @@ Rate limits: the server's default allows 30 messages a second per user; keep rat
 
 import argparse
 import asyncio
+import contextlib
 import json
+import os
 import random
 import secrets
+import socket
 import statistics
+import subprocess
+import sys
 import time
 import urllib.request
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import websockets
 
 PASSWORD = "Load-Test-Password-2026"  # noqa: S105 - throwaway load-test accounts
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _serving(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/healthz", timeout=2):  # noqa: S310 - our own server
+            return True
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def spawned_servers(count: int) -> Iterator[tuple[list[str], list[int]]]:
+    """Start `count` daphne processes on free ports; yields (urls, pids); stops them afterwards."""
+    env = {**os.environ, "RATE_LIMITS": json.dumps({"register": "1000000/hour"})}
+    env.setdefault("SECURE_SSL_REDIRECT", "0")
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    ports = [_free_port() for _ in range(count)]
+    daphne = str(Path(sys.executable).with_name("daphne"))
+    processes = [
+        subprocess.Popen(
+            [daphne, "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for port in ports
+    ]
+    urls = [f"http://127.0.0.1:{port}" for port in ports]
+    try:
+        deadline = time.monotonic() + 60
+        for url, process in zip(urls, processes, strict=True):
+            while not _serving(url):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit(f"daphne at {url} did not start (exit code {process.poll()})")
+                time.sleep(0.2)
+        yield urls, [process.pid for process in processes]
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(10)
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of the processes so far (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
 
 
 def http(base: str, method: str, path: str, body: dict | None = None, token: str | None = None) -> dict:
@@ -134,7 +206,7 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] * 1000
 
 
-async def run(args: argparse.Namespace) -> None:
+async def run(args: argparse.Namespace, server_pids: list[int]) -> None:
     bases = [url.rstrip("/") for url in args.url or ["http://127.0.0.1:8000"]]
     ws_urls = [base.replace("http", "ws", 1) + "/ws/" for base in bases]
     ws_url = ws_urls[0]
@@ -154,6 +226,7 @@ async def run(args: argparse.Namespace) -> None:
     sent_by: dict[str, Person] = {}
     print(f"sending {args.rate}/s for {args.seconds}s over {len(sockets)} sockets ...", flush=True)
     loop = asyncio.get_running_loop()
+    cpu_before = cpu_seconds(server_pids)
     start, interval, count = loop.time(), 1 / args.rate, 0
     while (elapsed := loop.time() - start) < args.seconds:
         due = int(elapsed / interval) + 1
@@ -171,6 +244,7 @@ async def run(args: argparse.Namespace) -> None:
             count += 1
         await asyncio.sleep(interval)
     await asyncio.sleep(args.drain)
+    server_cpu = cpu_seconds(server_pids) - cpu_before
     stop.set()
     await asyncio.gather(*readers)
     for ws in sockets:
@@ -206,6 +280,8 @@ async def run(args: argparse.Namespace) -> None:
             else float("nan"),
         ),
     ]
+    if server_pids:
+        rows.append(("server CPU ms per message", round(server_cpu * 1000 / max(1, len(tally.sent_at)), 2)))
     width = max(len(name) for name, _ in rows)
     print()
     for name, value in rows:
@@ -225,7 +301,17 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--users", type=int, default=40, help="people (paired into direct conversations)")
     parser.add_argument("--drain", type=float, default=5, help="seconds to wait for stragglers")
-    asyncio.run(run(parser.parse_args()))
+    parser.add_argument(
+        "--spawn", type=int, default=0, help="start this many daphne processes (ignores --url)"
+    )
+    args = parser.parse_args()
+    if not args.spawn:
+        asyncio.run(run(args, []))
+        return
+    with spawned_servers(args.spawn) as (urls, pids):
+        args.url = urls
+        print(f"started {args.spawn} daphne processes: {' '.join(urls)}", flush=True)
+        asyncio.run(run(args, pids))
 
 
 if __name__ == "__main__":
