@@ -3,106 +3,31 @@ server A reaches a socket on server B, and close code 4401 arrives over the wire
 
 import asyncio
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 import websockets
 from channels.db import database_sync_to_async
-from django.conf import settings
-from django.db import connection
 
 from tests.conftest import token_for
+from tests.messaging.processes import expect as _expect
+from tests.messaging.processes import free_port, start_daphne, stop
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _database_url() -> str:
-    db = connection.settings_dict
-    auth = quote(db["USER"] or "")
-    if db.get("PASSWORD"):
-        auth += ":" + quote(db["PASSWORD"])
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
-def _wait_until_serving(port: int, process: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"daphne exited: {process.stdout.read() if process.stdout else ''}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"daphne on port {port} did not start")
 
 
 @pytest.fixture(scope="module")
 def servers(django_db_setup: None) -> Iterator[list[int]]:
     """Two daphne processes on free ports against the test database; stopped after the module."""
-    env = {
-        **os.environ,
-        "DATABASE_URL": _database_url(),
-        "REDIS_URL": settings.REDIS_URL,
-        "REDIS_KEY_PREFIX": settings.REDIS_KEY_PREFIX,
-        "DEBUG": "0",
-        "SECRET_KEY": "daphne-test-secret-key-0123456789-0123456789-0123456789",
-        "SECURE_SSL_REDIRECT": "0",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "DATABASE_POOL_MAX_SIZE": "4",
-    }
-    env.pop("PYTEST_XDIST_WORKER", None)
-    ports = [_free_port(), _free_port()]
-    processes = [
-        subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        for port in ports
-    ]
+    ports = [free_port(), free_port()]
+    processes = []
     try:
-        for port, process in zip(ports, processes, strict=True):
-            _wait_until_serving(port, process)
+        for port in ports:
+            processes.append(start_daphne(port))
         yield ports
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-
-
-async def _expect(ws, type_: str, timeout: float = 5) -> dict:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while True:
-        frame = json.loads(await asyncio.wait_for(ws.recv(), end - loop.time()))
-        if frame["type"] == type_:
-            return frame
+        stop(*processes)
 
 
 async def test_a_message_sent_to_server_a_reaches_server_b(servers, alice, bob, direct):
