@@ -13,6 +13,9 @@ Invariants:
   ids; the event is rendered once).
 - On PostgreSQL each message and each edit or recall records its transaction id and snapshot
   xmin for `sync` (see messaging.models and messaging.sync).
+- On PostgreSQL a send is one call of the `messaging_send` function (messaging/migrations/0003),
+  elsewhere the ORM steps of `_store_message_orm`: the two must agree (the suite runs both); a
+  change to the function is a new migration with CREATE OR REPLACE.
 - Read markers never move backwards.
 """
 
