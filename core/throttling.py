@@ -1,7 +1,7 @@
 """Rate limits on a shared cache (Redis in production), counted atomically.
 
 DRF's own throttles keep a list per client and race under concurrency (DRF#5181); these count
-fixed windows with atomic counters, so every process agrees: on Redis one INCR + EXPIRE NX round
+fixed windows with atomic counters, so every process agrees: on Redis SET NX EX + INCR in one round
 trip (the socket checks this on every message), elsewhere the cache's `add` + `incr`. Rates come from
 settings.RATE_LIMITS (`"30/second"`, `"300/hour"`), so operators can change them.
 """
@@ -39,10 +39,11 @@ def hit(bucket: str, limit: int, period: int, *, now: float | None = None) -> fl
     key = f"ratelimit:{bucket}:{window}"
     redis_client = _redis_client()
     if redis_client is not None:
+        full_key = cache.make_key(key)
         with redis_client.pipeline(transaction=False) as pipe:
-            pipe.incr(cache.make_key(key))
-            pipe.expire(cache.make_key(key), period + 1, nx=True)
-            count = pipe.execute()[0]
+            pipe.set(full_key, 0, ex=period + 1, nx=True)  # the window's counter, with its expiry
+            pipe.incr(full_key)
+            count = pipe.execute()[1]
     else:
         cache.add(key, 0, timeout=period + 1)
         try:

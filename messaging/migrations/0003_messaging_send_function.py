@@ -23,6 +23,9 @@ DECLARE
     v_peer bigint;
     v_system boolean := p_trusted AND p_kind = 'system';
     v_id bigint;
+    -- Taken first, before waiting for the conversation's lock, as the ORM path's lock query
+    -- does; messaging.sync needs a snapshot from before the insert (earlier only widens `late`).
+    v_snapshot pg_snapshot := pg_current_snapshot();
 BEGIN
     SELECT u.is_active, u.number, u.display_name INTO v_active, v_number, v_name
       FROM accounts_user u WHERE u.id = p_sender;
@@ -55,12 +58,11 @@ BEGIN
             RETURN;
         END IF;
     END IF;
-    -- The snapshot is taken before the insert (messaging.sync relies on it).
     INSERT INTO messaging_message (conversation_id, seq, sender_id, kind, body, client_id, data, created_at,
                                    recalled, txid, snapshot_xmin, snapshot)
     VALUES (p_conversation, v_last_seq + 1, p_sender, p_kind, p_body, p_client_id, p_data, p_created_at,
             false, pg_current_xact_id()::text::bigint,
-            pg_snapshot_xmin(pg_current_snapshot())::text::bigint, pg_current_snapshot()::text)
+            pg_snapshot_xmin(v_snapshot)::text::bigint, v_snapshot::text)
     ON CONFLICT (sender_id, client_id) WHERE client_id IS NOT NULL DO NOTHING
     RETURNING id INTO v_id;
     IF v_id IS NULL THEN

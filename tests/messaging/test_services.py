@@ -94,11 +94,11 @@ def test_send_costs_a_fixed_number_of_queries_whatever_the_group_size(
     alice, size, django_assert_num_queries, django_capture_on_commit_callbacks, captured_events
 ):
     group = _group_of(alice, size)
-    # PostgreSQL: one call of the messaging_send function. Elsewhere (ORM): lock, member ids,
-    # savepoint, insert, release, update, +2 because inside the test's transaction the service's
-    # atomic() is a savepoint too.
+    # PostgreSQL: one call of the messaging_send function, +2 because inside the test's
+    # transaction the service takes a savepoint. Elsewhere (ORM): sender, lock, member ids,
+    # savepoint, insert, release, update, +2 for the service's own savepoint likewise.
     with (
-        django_assert_num_queries(1 if connection.vendor == "postgresql" else 8),
+        django_assert_num_queries(3 if connection.vendor == "postgresql" else 9),
         django_capture_on_commit_callbacks(execute=True),
     ):
         services.message_send(sender=alice, conversation_id=group.pk, body="hi", client_id=f"q{size}")
@@ -106,9 +106,9 @@ def test_send_costs_a_fixed_number_of_queries_whatever_the_group_size(
 
 
 def test_direct_send_costs_one_more_query_on_sqlite(alice, bob, direct, django_assert_num_queries):
-    # PostgreSQL: still one call. ORM: as above (no client_id: no savepoint around the insert),
-    # plus the block-and-friendship check.
-    with django_assert_num_queries(1 if connection.vendor == "postgresql" else 7):
+    # PostgreSQL: still one call (in a savepoint). ORM: as above (no client_id: no savepoint
+    # around the insert), plus the block-and-friendship check.
+    with django_assert_num_queries(3 if connection.vendor == "postgresql" else 8):
         services.message_send(sender=alice, conversation_id=direct.pk, body="hi")
 
 
@@ -139,22 +139,97 @@ def test_a_sender_given_by_id_is_read_with_the_send(alice, group, captured_event
     assert message_payload(message)["sender"] == {"number": alice.number, "display_name": "Alice Liddell"}
 
 
-def test_a_deactivated_sender_is_refused_and_nothing_is_stored(alice, group, captured_events):
+@pytest.mark.parametrize("given_as", ["id", "user"])
+@pytest.mark.parametrize("kind", ["text", "system"])
+def test_a_deactivated_sender_is_refused_and_nothing_is_stored(
+    alice, group, given_as, kind, django_capture_on_commit_callbacks
+):
+    # given: Alice was deactivated after her copy was loaded (a request in flight)
     type(alice).objects.filter(pk=alice.pk).update(is_active=False)
-    with pytest.raises(SenderGone):
-        services.message_send(sender=alice.pk, conversation_id=group.pk, body="hi")
+    sender = alice.pk if given_as == "id" else alice
+    # when / then: refused on both databases, also for a server-side system message
+    with django_capture_on_commit_callbacks() as callbacks, pytest.raises(SenderGone):
+        services.message_send(sender=sender, conversation_id=group.pk, body="hi", kind=kind, trusted=True)
     group.refresh_from_db()
     assert Message.objects.count() == 0 and group.last_seq == 0
-    assert captured_events == []
+    assert callbacks == []
 
 
-def test_a_send_inside_a_transaction_that_rolls_back_leaves_nothing(alice, group, captured_events):
-    with pytest.raises(RuntimeError), transaction.atomic():
-        services.message_send(sender=alice, conversation_id=group.pk, body="never", trusted=True)
-        raise RuntimeError("the caller fails after the send")
+def test_a_refusal_inside_a_callers_transaction_leaves_it_usable(alice, bob, direct, group):
+    Block.objects.create(blocker=bob, blocked=alice)
+    with transaction.atomic():
+        with pytest.raises(Blocked):
+            services.message_send(sender=alice, conversation_id=direct.pk, body="hi")
+        # the caller's transaction goes on
+        _, created = services.message_send(sender=alice, conversation_id=group.pk, body="still here")
+    assert created and list(Message.objects.values_list("body", flat=True)) == ["still here"]
+
+
+def test_a_send_inside_a_transaction_that_rolls_back_leaves_nothing(
+    alice, group, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as callbacks:
+        with pytest.raises(RuntimeError), transaction.atomic():
+            services.message_send(sender=alice, conversation_id=group.pk, body="never", trusted=True)
+            raise RuntimeError("the caller fails after the send")
     group.refresh_from_db()
     assert Message.objects.count() == 0 and (group.last_seq, group.last_message_id) == (0, 0)
-    assert captured_events == []
+    assert callbacks == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_event_goes_out_once_after_commit(alice, group, captured_events):
+    # in autocommit: at once, once
+    services.message_send(sender=alice, conversation_id=group.pk, body="now")
+    assert [event["message"]["body"] for _, event in captured_events] == ["now"]
+    # inside a caller's transaction: only when it commits
+    with transaction.atomic():
+        services.message_send(sender=alice, conversation_id=group.pk, body="later")
+        assert len(captured_events) == 1
+    assert [event["message"]["body"] for _, event in captured_events] == ["now", "later"]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_duplicate_client_id_still_uncommitted_elsewhere_returns_that_message(alice, direct, group):
+    """A retry that arrives while the original is not committed yet (another conversation, so no
+    shared lock) waits for it and answers with it."""
+    holding, release, results = threading.Event(), threading.Event(), []
+
+    def original() -> None:
+        try:
+            with transaction.atomic():
+                results.append(
+                    services.message_send(sender=alice, conversation_id=direct.pk, body="a", client_id="k")
+                )
+                holding.set()
+                assert release.wait(10)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=original)
+    thread.start()
+    assert holding.wait(10)
+    retry_result: list = []
+
+    def retry() -> None:
+        try:
+            retry_result.append(
+                services.message_send(sender=alice, conversation_id=group.pk, body="b", client_id="k")
+            )
+        finally:
+            connection.close()
+
+    retrying = threading.Thread(target=retry)
+    retrying.start()
+    retrying.join(1)
+    assert retrying.is_alive()  # waiting for the original's transaction
+    release.set()
+    thread.join(10)
+    retrying.join(10)
+    (first, created), (again, created_again) = results[0], retry_result[0]
+    assert created and not created_again and again.pk == first.pk and again.body == "a"
+    assert Message.objects.filter(sender=alice, client_id="k").count() == 1
 
 
 @pytest.mark.postgres
