@@ -10,6 +10,8 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, JsonResponse
+from django_redis.exceptions import ConnectionInterrupted
+from redis.exceptions import RedisError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
@@ -118,6 +120,18 @@ def error_body(code: str, detail: str, fields: dict | None = None) -> dict[str, 
     return body
 
 
+# Redis (cache, rate limits, channel layer) being down is an outage, not a bug of the request: the
+# client gets 503 with Retry-After and may try again; nothing was written (the limits are checked
+# before any work).
+SERVICE_UNAVAILABLE = ("service_unavailable", "A service Huddle depends on is down; try again shortly.")
+SERVICE_RETRY_AFTER = "5"
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Redis errors, raw or as django-redis wraps them."""
+    return isinstance(exc, (RedisError, ConnectionInterrupted))
+
+
 def api_exception_handler(exc: Exception, context: dict) -> Response:
     """DRF's EXCEPTION_HANDLER: every exception becomes the contract's error body."""
     # Imported here: rest_framework.views loads the authentication classes, which import this module.
@@ -125,6 +139,11 @@ def api_exception_handler(exc: Exception, context: dict) -> Response:
 
     if isinstance(exc, ApplicationError):
         return Response(exc.as_body(), status=exc.status_code, headers=exc.headers)
+    if is_outage(exc):
+        logger.error("Redis unavailable: %s", exc)
+        return Response(
+            error_body(*SERVICE_UNAVAILABLE), status=503, headers={"Retry-After": SERVICE_RETRY_AFTER}
+        )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
-from core.exceptions import json_error
+from core.exceptions import SERVICE_RETRY_AFTER, SERVICE_UNAVAILABLE, is_outage, json_error
 
 logger = logging.getLogger("huddle.api")
 
@@ -51,5 +51,8 @@ class ApiErrorMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not is_api_request(request):
             return None
+        if is_outage(exception):
+            logger.error("Redis unavailable: %s", exception)
+            return json_error(*SERVICE_UNAVAILABLE, 503, {"Retry-After": SERVICE_RETRY_AFTER})
         logger.error("Unhandled exception in %s %s", request.method, request.path, exc_info=exception)
         return json_error("server_error", "Something went wrong on our side.", 500)

@@ -27,6 +27,7 @@ from typing import Any
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django_redis.exceptions import ConnectionInterrupted
 from redis.exceptions import RedisError
 
 from core.exceptions import ApplicationError, InvalidInput
@@ -40,7 +41,7 @@ MAX_FRAME_BYTES = 64 * 1024
 TYPING_MIN_INTERVAL = 2.0  # seconds between two typing events of one socket in one conversation
 GROUP_REFRESH_SECONDS = 300.0
 MAX_WAITING_FRAMES = 200  # frames of one socket waiting for the database; more is refused
-CHANNEL_LAYER_ERRORS = (RedisError, OSError)
+CHANNEL_LAYER_ERRORS = (RedisError, ConnectionInterrupted, OSError)  # Redis: layer, cache
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_UNSUPPORTED = 1003
 CLOSE_TOO_BIG = 1009

@@ -6,6 +6,7 @@ import time
 from django.contrib.auth.models import Group
 from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
+from redis.exceptions import ConnectionError as RedisConnectionError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -47,9 +48,14 @@ def plain_crash(request: HttpRequest) -> HttpResponse:
     raise RuntimeError("simulated crash in a plain view")
 
 
+def plain_redis_down(request: HttpRequest) -> HttpResponse:
+    raise RedisConnectionError("Error 111 connecting to 127.0.0.1:1. Connection refused.")
+
+
 urlpatterns = [
     path("api/v1/test/groups", GroupCreateApi.as_view()),
     path("api/v1/test/crash", CrashApi.as_view()),
     path("api/v1/test/plain-crash", plain_crash),
+    path("api/v1/test/plain-redis-down", plain_redis_down),
     path("", include("config.urls")),
 ]
