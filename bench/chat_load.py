@@ -6,7 +6,9 @@
 
 With `--spawn N` it migrates the configured database and starts N daphne processes itself (free
 ports, the environment's settings, sign-ups unthrottled), and also reports the CPU time they spent
-per message while sending.
+per message while sending (the app processes only, not PostgreSQL or Redis). With `--baseline` the
+same load then runs against a bare `websockets` relay (one process, same frames, storing nothing),
+and the table shows both columns: the peer baseline of the same run.
 
 Registers `--users` people, pairs them as friends with a direct conversation each, opens one socket
 per person, then sends `--rate` messages a second (spread over the senders) for `--seconds`.
@@ -22,6 +24,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import multiprocessing
 import os
 import random
 import secrets
@@ -206,12 +209,16 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] * 1000
 
 
-async def run(args: argparse.Namespace, server_pids: list[int]) -> None:
+async def run(
+    args: argparse.Namespace, server_pids: list[int], people: list[Person] | None = None
+) -> tuple[list[tuple[str, object]], bool]:
+    """One load run; returns the table's rows and whether nothing was lost or duplicated."""
     bases = [url.rstrip("/") for url in args.url or ["http://127.0.0.1:8000"]]
     ws_urls = [base.replace("http", "ws", 1) + "/ws/" for base in bases]
     ws_url = ws_urls[0]
-    print(f"setting up {args.users} people ...", flush=True)
-    people = await asyncio.to_thread(setup_people, bases[0], args.users)
+    if people is None:
+        print(f"setting up {args.users} people ...", flush=True)
+        people = await asyncio.to_thread(setup_people, bases[0], args.users)
     tally, stop = Tally(), asyncio.Event()
     # Person i talks to server i mod n: partners (i, i+1) sit on different servers when n > 1.
     sockets = [
@@ -280,16 +287,101 @@ async def run(args: argparse.Namespace, server_pids: list[int]) -> None:
             else float("nan"),
         ),
     ]
-    if server_pids:
-        rows.append(("server CPU ms per message", round(server_cpu * 1000 / max(1, len(tally.sent_at)), 2)))
-    width = max(len(name) for name, _ in rows)
-    print()
-    for name, value in rows:
-        print(f"{name:<{width}}  {value:>10}")
+    per_message = server_cpu * 1000 / max(1, len(tally.sent_at))
+    rows.append(("server CPU ms per message", round(per_message, 3) if server_pids else "-"))
     if tally.errors:
         print("error codes:", tally.errors)
-    ok = not lost and not duplicated and len(acked) == len(tally.sent_at)
-    print("\nRESULT:", "no lost or duplicated messages" if ok else "LOSS OR DUPLICATION")
+    return rows, not lost and not duplicated and len(acked) == len(tally.sent_at)
+
+
+def print_table(columns: dict[str, list[tuple[str, object]]]) -> None:
+    names = [name for name, _ in next(iter(columns.values()))]
+    width = max(len(name) for name in names)
+    print()
+    print(f"{'':<{width}}" + "".join(f"  {title:>12}" for title in columns))
+    for index, name in enumerate(names):
+        print(f"{name:<{width}}" + "".join(f"  {rows[index][1]!s:>12}" for rows in columns.values()))
+
+
+# --- The baseline: a bare `websockets` relay speaking the same frames, storing nothing ------------
+
+
+async def _relay(port: int, partners: dict[int, int]) -> None:
+    sockets: dict[int, websockets.ServerConnection] = {}
+    next_id = 0
+
+    async def handle(ws: websockets.ServerConnection) -> None:
+        nonlocal next_id
+        number = int(ws.request.headers["Authorization"].removeprefix("Token "))
+        sockets[number] = ws
+        try:
+            async for text in ws:
+                frame = json.loads(text)
+                if frame["type"] == "sync":
+                    await ws.send(
+                        json.dumps({"type": "sync.done", "last": frame["after"], "has_more": False})
+                    )
+                    continue
+                next_id += 1
+                message = {
+                    "id": next_id,
+                    "conversation": frame["conversation"],
+                    "client_id": frame["client_id"],
+                    "body": frame["body"],
+                    "sender": {"number": number},
+                }
+                await ws.send(
+                    json.dumps({"type": "message.ack", "client_id": frame["client_id"], "message": message})
+                )
+                partner = sockets.get(partners[number])
+                if partner is not None:
+                    await partner.send(json.dumps({"type": "message.new", "message": message}))
+        except websockets.ConnectionClosed:
+            pass
+        finally:
+            if sockets.get(number) is ws:
+                del sockets[number]
+
+    async with websockets.serve(handle, "127.0.0.1", port, max_queue=None):
+        await asyncio.Future()
+
+
+def _relay_process(port: int, partners: dict[int, int]) -> None:
+    asyncio.run(_relay(port, partners))
+
+
+def relay_people(count: int) -> list[Person]:
+    people = [Person(number=1 + i, token=str(1 + i)) for i in range(count - count % 2)]
+    for index in range(0, len(people), 2):
+        a, b = people[index], people[index + 1]
+        a.partner, b.partner, a.conversation, b.conversation = b.number, a.number, index + 1, index + 1
+    return people
+
+
+def run_baseline(args: argparse.Namespace) -> tuple[list[tuple[str, object]], bool]:
+    """The same load against a bare websockets relay in its own process (one process, no storage)."""
+    people = relay_people(args.users)
+    port = _free_port()
+    process = multiprocessing.Process(
+        target=_relay_process, args=(port, {p.number: p.partner for p in people}), daemon=True
+    )
+    process.start()
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise SystemExit("the relay did not start") from None
+                time.sleep(0.1)
+        args.url = [f"http://127.0.0.1:{port}"]
+        print(f"baseline: bare websockets relay at {args.url[0]}", flush=True)
+        return asyncio.run(run(args, [process.pid], people))
+    finally:
+        process.terminate()
+        process.join(10)
 
 
 def main() -> None:
@@ -304,14 +396,24 @@ def main() -> None:
     parser.add_argument(
         "--spawn", type=int, default=0, help="start this many daphne processes (ignores --url)"
     )
+    parser.add_argument(
+        "--baseline", action="store_true", help="then run the same load against a bare websockets relay"
+    )
     args = parser.parse_args()
-    if not args.spawn:
-        asyncio.run(run(args, []))
-        return
-    with spawned_servers(args.spawn) as (urls, pids):
-        args.url = urls
-        print(f"started {args.spawn} daphne processes: {' '.join(urls)}", flush=True)
-        asyncio.run(run(args, pids))
+    columns: dict[str, list[tuple[str, object]]] = {}
+    if args.spawn:
+        with spawned_servers(args.spawn) as (urls, pids):
+            args.url = urls
+            print(f"started {args.spawn} daphne processes: {' '.join(urls)}", flush=True)
+            columns["huddle"], ok = asyncio.run(run(args, pids))
+    else:
+        columns["huddle"], ok = asyncio.run(run(args, []))
+    if args.baseline:
+        columns["ws relay"], _ = run_baseline(args)
+    print_table(columns)
+    print("\nRESULT:", "no lost or duplicated messages" if ok else "LOSS OR DUPLICATION")
+    if not ok:
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":
