@@ -19,6 +19,7 @@ Invariants:
 - Read markers never move backwards.
 """
 
+import contextlib
 import json
 from datetime import timedelta
 from typing import Any
@@ -275,10 +276,10 @@ def message_send(
     client_id = _clean_client_id(client_id)
     # A repeated client_id is found by its unique index at the insert below (no lookup first:
     # every send would pay for it).
-    if _on_postgres() and not connection.in_atomic_block:  # one statement is its own transaction
-        stored = _store_message_postgres(sender, conversation_id, kind, body, data, client_id, trusted)
-    elif _on_postgres():  # a savepoint: a refusal or error leaves the caller's transaction usable
-        with transaction.atomic():
+    if _on_postgres():
+        # In autocommit the one statement is its own transaction; inside a caller's transaction a
+        # savepoint undoes a refused send (and its lock) and leaves the caller's transaction usable.
+        with transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext():
             stored = _store_message_postgres(sender, conversation_id, kind, body, data, client_id, trusted)
     else:
         with transaction.atomic():
