@@ -5,5 +5,5 @@ from coins import web
 urlpatterns = [
     path("wallet/", web.wallet_page, name="wallet"),
     path("wallet/topups/", web.topup_buy, name="wallet-topup-buy"),
-    path("pay/sandbox/<int:topup_id>/", web.sandbox_checkout, name="sandbox-checkout"),
+    path("pay/sandbox/<id:topup_id>/", web.sandbox_checkout, name="sandbox-checkout"),
 ]

@@ -194,10 +194,13 @@ LOGIN_FAILURE_WINDOW = timedelta(seconds=env.int("LOGIN_FAILURE_WINDOW_SECONDS",
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
 # --- Rate limits: on by default, never refusing a well-behaved client (CONTRACT section 2) --------
+# Per user unless said otherwise; names are what RATE_LIMITS overrides.
 RATE_LIMITS = {
-    "register": "300/hour",
-    "messages": "30/second",
-    "money": "30/second",
+    "register": "300/hour",  # sign-ups per client address (API and website)
+    "messages": "30/second",  # sends, edits and recalls (HTTP and socket)
+    "money": "30/second",  # money-moving requests
+    "actions": "30/second",  # other writes and searches: read markers, presence, profile, sync, search
+    "typing": "60/second",  # typing frames
 }
 RATE_LIMITS.update(json.loads(env.str("RATE_LIMITS", default="{}")))
 
@@ -210,7 +213,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.HuddleJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "core.exceptions.api_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",

@@ -17,7 +17,7 @@ urlpatterns = [
     re_path(r"^api/(?P<path>.*)$", core_views.api_not_found),
     path("healthz", core_views.healthz, name="healthz"),
     path("metrics", core_views.metrics, name="metrics"),
-    path("avatars/default/<int:number>.svg", web.default_avatar, name="default-avatar"),
+    path("avatars/default/<id:number>.svg", web.default_avatar, name="default-avatar"),
     # Uploaded avatars: the ASGI app serves its own files, so a single process is a whole site.
     re_path(r"^media/(?P<path>avatars/.*)$", serve, {"document_root": settings.MEDIA_ROOT}),
     path("", include("accounts.web_urls")),

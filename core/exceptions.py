@@ -6,6 +6,7 @@ or Django can raise under `/api/` is mapped to the contract's general codes (CON
 """
 
 import logging
+import math
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -63,6 +64,20 @@ class Conflict(ApplicationError):
     status_code = status.HTTP_409_CONFLICT
     code = "conflict"
     default_detail = "The request conflicts with the current state."
+
+
+class RateLimited(ApplicationError):
+    """Over a rate limit (core.throttling, or the failed-login limits): 429 with Retry-After. The
+    socket reports it as an `error` frame with `retry_after` in seconds."""
+
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    code = "rate_limited"
+    default_detail = "Too many requests; slow down."
+
+    def __init__(self, retry_after: float, detail: str | None = None):
+        super().__init__(detail)
+        self.retry_after = retry_after
+        self.headers = {"Retry-After": str(max(1, math.ceil(retry_after)))}
 
 
 class CsrfFailed(exceptions.PermissionDenied):

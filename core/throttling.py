@@ -14,6 +14,7 @@ from django.core.cache import cache
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
+from core.exceptions import RateLimited
 from core.net import client_ip
 
 _PERIODS = {"s": 1, "second": 1, "m": 60, "minute": 60, "h": 3600, "hour": 3600, "d": 86400, "day": 86400}
@@ -54,6 +55,19 @@ def hit(bucket: str, limit: int, period: int, *, now: float | None = None) -> fl
     if count <= limit:
         return None
     return max((window + 1) * period - now, 0.001)
+
+
+def rate_check(scope: str, identity: str) -> None:
+    """Count one hit of `identity` (e.g. `user:7`, `ip:10.0.0.1`) against the limit named `scope`
+    in settings.RATE_LIMITS; raises RateLimited when over it. A scope without a rate is unlimited.
+    The one check behind every limit: DRF throttles below, socket frames, web forms."""
+    rate = settings.RATE_LIMITS.get(scope)
+    if not rate:
+        return
+    limit, period = parse_rate(rate)
+    retry_after = hit(f"{scope}:{identity}", limit, period)
+    if retry_after is not None:
+        raise RateLimited(retry_after)
 
 
 class ScopedRateThrottle(BaseThrottle):

@@ -30,9 +30,9 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django_redis.exceptions import ConnectionInterrupted
 from redis.exceptions import RedisError
 
-from core.exceptions import ApplicationError, InvalidInput
+from core.exceptions import ApplicationError, InvalidInput, RateLimited
 from messaging import presence_events, socket_actions
-from messaging.errors import BodyTooLong, RateLimited, SenderGone
+from messaging.errors import BodyTooLong, SenderGone
 from messaging.realtime import send_event_async, user_group
 
 logger = logging.getLogger("huddle.socket")
@@ -299,11 +299,19 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.send_frame(event)
 
     async def huddle_close(self, message: dict) -> None:
-        """The device token or browser session this socket was opened with was logged out."""
-        token_id, session_key = message.get("token_id"), message.get("session_key")
+        """Credentials ended (messaging.realtime.close_sockets_on_commit and
+        close_other_sockets_on_commit): close with 4401 if this socket was opened with them."""
         own_token = self.scope.get("device_token_id")
         session = self.scope.get("session")
         own_session = getattr(session, "session_key", None) if own_token is None else None
+        if message.get("all"):
+            kept = (own_token is not None and own_token == message.get("keep_token_id")) or (
+                own_session is not None and own_session == message.get("keep_session_key")
+            )
+            if not kept:
+                await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        token_id, session_key = message.get("token_id"), message.get("session_key")
         if (token_id is not None and token_id == own_token) or (
             session_key is not None and session_key == own_session
         ):

@@ -12,7 +12,6 @@ __all__ = [
     "NotEditable",
     "NotFriends",
     "NotGroup",
-    "RateLimited",
     "RecallWindowPassed",
     "SenderGone",
 ]
@@ -53,17 +52,6 @@ class NotGroup(ApplicationError):
 
 class BodyTooLong(InvalidInput):
     """HTTP: 400 `invalid` with `fields.body`; the socket reports it as `too_long`."""
-
-
-class RateLimited(ApplicationError):
-    status_code = 429
-    code = "rate_limited"
-    default_detail = "Too many messages; slow down."
-
-    def __init__(self, retry_after: float):
-        super().__init__()
-        self.retry_after = retry_after
-        self.headers = {"Retry-After": str(max(1, round(retry_after)))}
 
 
 class SenderGone(ApplicationError):

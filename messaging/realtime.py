@@ -106,12 +106,24 @@ def close_sockets_on_commit(
 ) -> None:
     """After commit, close (4401) the user's sockets opened with this device token or this browser
     session: a socket's credentials are checked at the handshake only (PITFALLS: channels#1324)."""
+    _close_on_commit(user_id, {"token_id": token_id, "session_key": session_key})
 
+
+def close_other_sockets_on_commit(
+    user_id: int, *, keep_token_id: int | None = None, keep_session_key: str | None = None
+) -> None:
+    """After commit, close (4401) every socket of the user except those opened with the device
+    token `keep_token_id` or the browser session `keep_session_key` (neither: close them all).
+    For a password change, a deactivation, a revoked token whose id is unknown."""
+    _close_on_commit(
+        user_id, {"all": True, "keep_token_id": keep_token_id, "keep_session_key": keep_session_key}
+    )
+
+
+def _close_on_commit(user_id: int, fields: dict[str, Any]) -> None:
     def close() -> None:
         try:
-            _publish(
-                [user_id], {"type": CLOSE_MESSAGE_TYPE, "token_id": token_id, "session_key": session_key}
-            )
+            _publish([user_id], {"type": CLOSE_MESSAGE_TYPE, **fields})
         except Exception:
             logger.exception("could not close the sockets of user %s", user_id)
 

@@ -9,14 +9,12 @@ and the consumer closes the socket with 4401. They return JSON-ready dicts.
 
 from typing import Any
 
-from django.conf import settings
-
 from accounts import services as account_services
 from accounts.models import Presence, User
 from core.exceptions import InvalidInput
-from core.throttling import hit, parse_rate
+from core.throttling import rate_check
 from messaging import services
-from messaging.errors import RateLimited, SenderGone
+from messaging.errors import SenderGone
 from messaging.models import Conversation
 from messaging.rendering import message_payload
 from messaging.selectors import member_ids_of, membership_get
@@ -32,13 +30,7 @@ def fresh_user(user_id: int) -> User:
 
 def message_rate_check(user_id: int) -> None:
     """The same per-user bucket as the HTTP API's MessageThrottle (settings.RATE_LIMITS)."""
-    rate = settings.RATE_LIMITS.get("messages")
-    if not rate:
-        return
-    limit, period = parse_rate(rate)
-    retry_after = hit(f"messages:user:{user_id}", limit, period)
-    if retry_after is not None:
-        raise RateLimited(retry_after)
+    rate_check("messages", f"user:{user_id}")
 
 
 def send_message(user_id: int, frame: dict[str, Any]) -> dict[str, Any]:

@@ -259,9 +259,9 @@ class AccountAdmin(ReadOnlyAdmin):
     def get_urls(self) -> list:
         wrap = self.admin_site.admin_view
         return [
-            path("<int:account_id>/statement/", wrap(views.statement_view), name="coins_account_statement"),
+            path("<id:account_id>/statement/", wrap(views.statement_view), name="coins_account_statement"),
             path(
-                "<int:account_id>/statement.csv",
+                "<id:account_id>/statement.csv",
                 wrap(views.statement_csv),
                 name="coins_account_statement_csv",
             ),
