@@ -7,6 +7,7 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 
 from accounts import services
+from accounts.errors import InvalidCredentials, LoginLockedOut
 from accounts.models import FriendRequest, Presence, User
 from accounts.numbers import FIRST_NUMBER
 from core.exceptions import ApplicationError
@@ -25,12 +26,12 @@ class LoginForm(AuthenticationForm):
                     address=client_ip(self.request),
                     request=self.request,
                 )
-            except services.LoginLockedOut as exc:
+            except LoginLockedOut as exc:
                 minutes = max(1, int(exc.headers["Retry-After"]) // 60)
                 raise forms.ValidationError(
                     f"Too many failed logins. Try again in about {minutes} minute(s).", code="rate_limited"
                 ) from exc
-            except services.InvalidCredentials as exc:
+            except InvalidCredentials as exc:
                 raise self.get_invalid_login_error() from exc
             self.confirm_login_allowed(self.user_cache)
         return self.cleaned_data

@@ -15,47 +15,19 @@ from django.utils import timezone
 
 from accounts import avatars, login_limits
 from accounts.authentication import new_token_key, token_digest
+from accounts.errors import (
+    AlreadyFriends,
+    Blocked,
+    InvalidCredentials,
+    LoginLockedOut,
+    RequestNotPending,
+    RequestPending,
+)
 from accounts.models import Block, DeviceToken, FriendRequest, Friendship, User
 from accounts.presence import online_user_ids, visible_presence
 from accounts.selectors import are_friends, friend_ids_of, is_blocked_between, user_get_by_number
-from core.exceptions import ApplicationError, Conflict, Forbidden, InvalidInput, NotFound
+from core.exceptions import InvalidInput, NotFound
 from messaging.realtime import close_sockets_on_commit, send_event_on_commit
-
-
-class InvalidCredentials(ApplicationError):
-    code = "invalid_credentials"
-    default_detail = "The username or password is wrong."
-
-
-class LoginLockedOut(ApplicationError):
-    status_code = 429
-    code = "rate_limited"
-    default_detail = "Too many failed logins; try again later."
-
-    def __init__(self, retry_after: int):
-        super().__init__()
-        self.headers = {"Retry-After": str(retry_after)}
-
-
-class Blocked(Forbidden):
-    code = "blocked"
-    default_detail = "You cannot do this with this person."
-
-
-class AlreadyFriends(Conflict):
-    code = "already_friends"
-    default_detail = "You are already friends."
-
-
-class RequestPending(Conflict):
-    code = "request_pending"
-    default_detail = "A friend request between you is already waiting for an answer."
-
-
-class RequestNotPending(Conflict):
-    code = "request_not_pending"
-    default_detail = "This friend request was already answered."
-
 
 # --- Sign-up, tokens, profile ---------------------------------------------------------------------
 

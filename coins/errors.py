@@ -1,16 +1,12 @@
-"""The coins domain's errors, with the contract's codes."""
+"""The coins domain's errors, with the contract's codes. Friends-only rules raise
+accounts.errors.NotFriends; a key reused for another operation is core.exceptions.IdempotencyKeyReused."""
 
-from core.exceptions import ApplicationError, Conflict, Forbidden
+from core.exceptions import ApplicationError, Conflict
 
 
 class InsufficientFunds(Conflict):
     code = "insufficient_funds"
     default_detail = "Your wallet does not hold enough coins for this."
-
-
-class NotFriends(Forbidden):
-    code = "not_friends"
-    default_detail = "You can only do this with friends."
 
 
 class AlreadyReversed(Conflict):
@@ -29,8 +25,3 @@ class UnbalancedTransaction(ApplicationError):
     status_code = 500
     code = "unbalanced_transaction"
     default_detail = "A ledger transaction must have two or more legs whose debits equal its credits."
-
-
-class IdempotencyConflict(Conflict):
-    code = "idempotency_key_reused"
-    default_detail = "This key was already used for a different ledger operation."

@@ -29,7 +29,6 @@ from django.utils import timezone
 from accounts.models import User
 from coins.errors import (
     AlreadyReversed,
-    IdempotencyConflict,
     InsufficientFunds,
     NotReversible,
     UnbalancedTransaction,
@@ -37,6 +36,7 @@ from coins.errors import (
 from coins.hashing import entry_hash
 from coins.lock_objects import accounts_for_update, accounts_save_state
 from coins.models import Account, Entry, Side, Transaction
+from core.exceptions import IdempotencyKeyReused
 from messaging.realtime import send_event_on_commit
 
 # Purposes of system accounts and their normal side (debit-normal: assets and expenses).
@@ -106,7 +106,7 @@ def _check_legs(legs: Sequence[Leg]) -> None:
 def _existing(idempotency_key: str, kind: str) -> Transaction:
     existing = Transaction.objects.get(idempotency_key=idempotency_key)
     if existing.kind != kind:
-        raise IdempotencyConflict()
+        raise IdempotencyKeyReused()
     existing.replayed = True
     return existing
 

@@ -19,15 +19,16 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from accounts.errors import NotFriends
 from accounts.models import User
 from accounts.selectors import are_friends, user_get_by_number
-from coins.errors import AlreadyReversed, IdempotencyConflict, InsufficientFunds, NotFriends
+from coins.errors import AlreadyReversed, InsufficientFunds
 from coins.ledger import Leg, credit, debit, ledger_post, system_account, wallet_for
 from coins.models import Entry, OperatorAction, PaymentEvent, Side, Topup, TopupPackage, Transaction
 from coins.payments import base as payments
 from coins.payments.errors import AmountMismatch, UnknownTopup
 from coins.payments.registry import provider_for_checkout
-from core.exceptions import InvalidInput
+from core.exceptions import IdempotencyKeyReused, InvalidInput
 
 # --- Transfers ------------------------------------------------------------------------------------
 
@@ -51,9 +52,9 @@ def transfer_create(
 ) -> TransferResult:
     """Move `amount` coins from `sender` to the friend with account number `to_number`.
 
-    Raises InvalidInput (amount, or to oneself), NotFound (no such person), NotFriends,
+    Raises InvalidInput (amount, or to oneself), NotFound (no such person),
     InsufficientFunds (nothing is written). A repeat with the same key returns the first transfer;
-    the same key for another recipient or amount is IdempotencyConflict."""
+    the same key for another recipient or amount is IdempotencyKeyReused."""
     _check_amount(amount, maximum=settings.MAX_TRANSFER_COINS)
     if to_number == sender.number:
         raise InvalidInput("You cannot send coins to yourself.", fields={"to": ["Choose someone else."]})
@@ -73,7 +74,7 @@ def transfer_create(
             cause="transfer",
         )
         if txn.replayed and txn.metadata != metadata:
-            raise IdempotencyConflict()
+            raise IdempotencyKeyReused()
         balance = Entry.objects.get(transaction=txn, account=sender_wallet).balance_after
     return TransferResult(transaction=txn, balance=balance)
 

@@ -80,6 +80,14 @@ class RateLimited(ApplicationError):
         self.headers = {"Retry-After": str(max(1, math.ceil(retry_after)))}
 
 
+class IdempotencyKeyReused(Conflict):
+    """A key already used for a different request: an Idempotency-Key header with another body
+    (core.idempotency), or a ledger key posted for another operation (coins.ledger)."""
+
+    code = "idempotency_key_reused"
+    default_detail = "This idempotency key was already used for a different request."
+
+
 class CsrfFailed(exceptions.PermissionDenied):
     default_code = "csrf_failed"
 

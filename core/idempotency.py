@@ -28,7 +28,7 @@ from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.exceptions import ApplicationError, Conflict, api_exception_handler
+from core.exceptions import ApplicationError, IdempotencyKeyReused, api_exception_handler
 from core.models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
@@ -50,11 +50,6 @@ IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
 class IdempotencyKeyRequired(ApplicationError):
     code = "idempotency_key_required"
     default_detail = "This request moves money: send an Idempotency-Key header."
-
-
-class IdempotencyKeyReused(Conflict):
-    code = "idempotency_key_reused"
-    default_detail = "This Idempotency-Key was already used with a different request body."
 
 
 def request_fingerprint(data: Any) -> str:

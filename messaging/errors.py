@@ -1,6 +1,6 @@
 """The messaging domain's errors, with the contract's codes (CONTRACT sections 4 and 7)."""
 
-from accounts.services import Blocked
+from accounts.errors import Blocked, NotFriends
 from core.exceptions import ApplicationError, Forbidden, InvalidInput, NotFound
 
 __all__ = [
@@ -15,11 +15,6 @@ __all__ = [
     "RecallWindowPassed",
     "SenderGone",
 ]
-
-
-class NotFriends(Forbidden):
-    code = "not_friends"
-    default_detail = "You can only do this with friends."
 
 
 class ConversationNotFound(NotFound):

@@ -3,13 +3,14 @@ events, and the demo data."""
 
 import pytest
 
+from accounts.errors import NotFriends
 from coins import services
 from coins.demo import seed_coins
-from coins.errors import IdempotencyConflict, InsufficientFunds, NotFriends
+from coins.errors import InsufficientFunds
 from coins.ledger import wallet_balance
 from coins.models import OperatorAction, PaymentEvent, Topup, TopupPackage, Transaction
 from coins.payments.errors import AmountMismatch, MalformedNotification, PaymentsUnavailable, UnknownTopup
-from core.exceptions import InvalidInput, NotFound
+from core.exceptions import IdempotencyKeyReused, InvalidInput, NotFound
 from tests.coins.helpers import grant
 from tests.coins.payment_support import event_for, make_package, make_topup, record_receipt_dispatches
 
@@ -58,7 +59,7 @@ def test_transfer_with_a_used_key_returns_the_first(user, bob):
 def test_transfer_key_reused_for_another_amount_is_refused(user, bob):
     grant(user, 50)
     send(user, bob, 20)
-    with pytest.raises(IdempotencyConflict):
+    with pytest.raises(IdempotencyKeyReused):
         send(user, bob, 21)
 
 
