@@ -1,5 +1,6 @@
-"""Demo coins for `manage.py seed_demo`: top-up packages, a promotional grant for every demo person
-and a paid sandbox top-up for alice, applied through the real webhook service.
+"""Demo coins for `manage.py seed_demo`: top-up packages (always), and with the demo people (DEBUG
+on only) a promotional grant for every one and a paid sandbox top-up for alice, applied through
+the real webhook service.
 
 Idempotent: packages are created only when there are none, grants carry ledger idempotency keys,
 and alice's top-up is found again by its payment id, so a second run adds nothing.
@@ -15,12 +16,18 @@ PACKAGES = [(60, 600), (300, 3000), (980, 9800), (6480, 64800)]  # (coins, price
 GRANT = 100
 
 
-def seed_coins(people: dict[str, User]) -> None:
+def seed_coin_packages() -> None:
+    """The top-up packages on sale, when there are none yet (also in production)."""
     if not TopupPackage.objects.exists():
         TopupPackage.objects.bulk_create(
             TopupPackage(coins=coins, price_minor=price, currency="CNY", position=position)
             for position, (coins, price) in enumerate(PACKAGES)
         )
+
+
+def seed_coins(people: dict[str, User]) -> None:
+    """Packages, welcome coins for the demo people and a paid sandbox top-up for alice."""
+    seed_coin_packages()
     for user in people.values():
         services.promotion_grant(
             user=user, amount=GRANT, reason="Welcome coins", idempotency_key=f"demo:welcome:{user.pk}"

@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "messaging",
     "coins",
     "store",
+    "demo",
 ]
 
 MIDDLEWARE = [

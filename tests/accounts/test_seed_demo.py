@@ -1,5 +1,5 @@
-"""`python manage.py seed_demo`: the demo people and their friendships, request and block, created
-once however often the command runs."""
+"""`python manage.py seed_demo`: with DEBUG on, the demo people and their friendships, request and
+block, created once however often the command runs; with DEBUG off, no account at all."""
 
 from io import StringIO
 
@@ -9,12 +9,19 @@ from django.contrib.auth import SESSION_KEY
 from django.core.management import call_command
 from django.test import Client
 
-from accounts.management.commands.seed_demo import DEMO_PASSWORD
+from accounts.demo import DEMO_PASSWORD, DemoAccountsRefused, seed_accounts
 from accounts.models import Block, FriendRequest, Friendship, User
+from coins.models import TopupPackage
 
 pytestmark = pytest.mark.django_db
 
 DEMO_USERNAMES = ["alice", "bob", "carol", "dave", "erin"]
+
+
+@pytest.fixture(autouse=True)
+def _debug_on(settings) -> None:
+    """Demo accounts exist only with DEBUG on (`make dev`); the DEBUG-off tests turn it back off."""
+    settings.DEBUG = True
 
 
 def seed() -> str:
@@ -141,3 +148,42 @@ def test_alice_sees_the_seeded_friends_and_request_on_her_home_page(client: Clie
     assert "Bob Li" in html
     assert "Erin Liu" in html
     assert "we met at the meetup" in html
+
+
+def test_with_debug_off_seed_creates_no_account_but_the_packages(settings) -> None:
+    settings.DEBUG = False
+
+    output = seed()
+
+    assert not User.objects.exists()
+    assert TopupPackage.objects.filter(active=True).count() == 4
+    assert DEMO_PASSWORD not in output
+    assert "no demo accounts" in output
+
+
+def test_with_debug_off_seed_twice_changes_nothing(settings) -> None:
+    settings.DEBUG = False
+    seed()
+
+    seed()
+
+    assert not User.objects.exists()
+    assert TopupPackage.objects.count() == 4
+
+
+def test_seed_accounts_refuses_with_debug_off(settings) -> None:
+    settings.DEBUG = False
+
+    with pytest.raises(DemoAccountsRefused):
+        seed_accounts()
+
+    assert not User.objects.exists()
+
+
+def test_the_readme_never_tells_operators_to_seed_with_debug_off() -> None:
+    readme = (settings.BASE_DIR / "README.md").read_text()
+    operators = readme[readme.index("## Running on PostgreSQL and Redis") :]
+
+    for line in operators.splitlines():
+        if "seed_demo" in line:
+            assert "DEBUG" in line or "no account" in line, line

@@ -13,6 +13,7 @@ def _seed() -> None:
 
 def test_seed_demo_creates_conversations_with_history_once(db, settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.DEBUG = True  # demo people (and so their conversations) exist only with DEBUG on
     _seed()
     counts = (Conversation.objects.count(), Membership.objects.count(), Message.objects.count())
     assert counts == (3, 8, 10)

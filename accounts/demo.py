@@ -1,14 +1,12 @@
-"""`python manage.py seed_demo`: demo people who are friends, in buddy groups, with a pending
-request and a block, so a newcomer lands in a lived-in site. Idempotent: run it again and nothing
-is duplicated. Later apps add their demo data to `handle`."""
+"""Demo people for `python manage.py seed_demo` (demo app): five people who are friends, in buddy
+groups, with a pending request and a block, and the operator `admin`, all with the published
+password DEMO_PASSWORD. Only ever created with DEBUG on (CONTRACT section 1): a known password
+must never reach a production database. Idempotent: a second run duplicates nothing."""
 
-from django.core.management.base import BaseCommand
-from django.db import transaction
+from django.conf import settings
 
 from accounts import selectors, services
 from accounts.models import Block, FriendRequest, User
-from coins.demo import seed_coins
-from messaging.demo import seed_messaging
 
 DEMO_PASSWORD = "huddle-demo-2026"  # noqa: S105 - printed by `make dev` for the demo logins
 
@@ -29,6 +27,10 @@ PENDING = [("erin", "alice", "Hi Alice, we met at the meetup!")]
 BLOCKS = [("carol", "erin")]
 
 
+class DemoAccountsRefused(RuntimeError):
+    """Demo accounts (published password) were asked for with DEBUG off."""
+
+
 def _person(username: str, display_name: str, signature: str) -> User:
     user = User.objects.filter(username__iexact=username).first()
     if user is None:
@@ -38,6 +40,9 @@ def _person(username: str, display_name: str, signature: str) -> User:
 
 
 def seed_accounts() -> dict[str, User]:
+    """The demo people by username (and the operator `admin`). Refuses with DEBUG off."""
+    if not settings.DEBUG:
+        raise DemoAccountsRefused("Demo accounts have a published password: only with DEBUG on.")
     people = {name: _person(name, display, signature) for name, display, signature in PEOPLE}
     for a, b, group in FRIENDS:
         if not selectors.are_friends(people[a], people[b]):
@@ -58,15 +63,3 @@ def seed_accounts() -> dict[str, User]:
     if not User.objects.filter(username="admin").exists():
         User.objects.create_superuser("admin", password=DEMO_PASSWORD, display_name="Operator")
     return people
-
-
-class Command(BaseCommand):
-    help = "Create demo people, friendships, a pending request and a block (idempotent)."
-
-    def handle(self, *args: object, **options: object) -> None:
-        with transaction.atomic():
-            people = seed_accounts()
-            seed_messaging(people)
-            seed_coins(people)
-        numbers = ", ".join(f"{u.username} #{u.number}" for u in people.values())
-        self.stdout.write(self.style.SUCCESS(f"Demo data ready: {numbers} (password {DEMO_PASSWORD})."))
