@@ -1,4 +1,5 @@
-# Huddle: `make dev` runs the site with demo data on the embedded default; `make test` runs the tests.
+# Huddle: `make dev` runs the site with demo data on the embedded default; `make test` runs the tests
+# (against DATABASE_URL / REDIS_URL when set, else the embedded default).
 SHELL := /bin/bash
 PYTHON ?= python3
 PORT ?= 8000
@@ -32,6 +33,7 @@ test: install
 lint: install
 	$(RUN) ruff format --check .
 	$(RUN) ruff check .
+	$(RUN) lint-imports
 
 format: install
 	$(RUN) ruff format .
