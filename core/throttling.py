@@ -108,3 +108,9 @@ class MoneyThrottle(ScopedRateThrottle):
 
 class MessageThrottle(ScopedRateThrottle):
     scope = "messages"
+
+
+class ActionThrottle(ScopedRateThrottle):
+    """Other writes and searches (profile edits, people search): settings.RATE_LIMITS["actions"]."""
+
+    scope = "actions"
