@@ -9,6 +9,11 @@ carries its effect. A concurrent request with the same key blocks on that row's 
 (PostgreSQL) or on the database write lock (SQLite, IMMEDIATE transactions) until the first
 commits, then finds the stored answer and replays it. If the first request failed with a 5xx its
 transaction rolled back, taking the key with it, so the retry runs anew.
+
+A key is scoped to user, method and route: the route is the resolved URL's name with its
+arguments in a canonical form (`coins-topup-detail {"topup_id":5}`), so both spellings of a path
+(with and without its trailing slash, core.routes.api_path) are one scope while two ids on one
+route are two. An unnamed route falls back to its path without the trailing slash.
 """
 
 import functools
@@ -69,6 +74,25 @@ def _read_key(request: Request) -> str:
     return key
 
 
+def request_route(request: Request) -> str:
+    """The route part of an idempotency scope (see the module docstring), at most 255 characters."""
+    match = getattr(request, "resolver_match", None)
+    if match is not None and match.url_name:
+        arguments = json.dumps(
+            {"args": list(match.args), **match.kwargs} if match.args else match.kwargs,
+            sort_keys=True,
+            separators=(",", ":"),
+            default=str,
+        )
+        route = f"{match.view_name} {arguments}"
+    else:
+        route = request.path.rstrip("/") or "/"
+    if len(route) > 255:
+        # Never truncate: two long routes sharing a prefix would become one scope.
+        route = "sha256:" + hashlib.sha256(route.encode()).hexdigest()
+    return route
+
+
 def _replay(record: IdempotencyRecord, fingerprint: str) -> Response:
     if record.request_fingerprint != fingerprint:
         raise IdempotencyKeyReused()
@@ -78,13 +102,13 @@ def _replay(record: IdempotencyRecord, fingerprint: str) -> Response:
 
 
 def idempotent(handler: Callable[..., Response]) -> Callable[..., Response]:
-    """Decorate a DRF view method so that it runs at most once per user, method, path and key."""
+    """Decorate a DRF view method so that it runs at most once per user, method, route and key."""
 
     @functools.wraps(handler)
     def wrapper(view: Any, request: Request, *args: Any, **kwargs: Any) -> Response:
         key = _read_key(request)
         fingerprint = request_fingerprint(request.data)
-        scope = {"user": request.user, "method": request.method, "path": request.path[:255], "key": key}
+        scope = {"user": request.user, "method": request.method, "path": request_route(request), "key": key}
 
         with transaction.atomic():
             try:

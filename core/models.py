@@ -5,7 +5,7 @@ from django.db import models
 
 
 class IdempotencyRecord(models.Model):
-    """The first completed (2xx/4xx) answer to a money-moving request, by user, method, path and key.
+    """The first completed (2xx/4xx) answer to a money-moving request, by user, method, route and key.
 
     Written in the same database transaction as the request's effect, so the key and the effect
     commit together or not at all.
@@ -13,6 +13,7 @@ class IdempotencyRecord(models.Model):
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     method = models.CharField(max_length=10)
+    # The route, not the raw path (core.idempotency.request_route); the column keeps its old name.
     path = models.CharField(max_length=255)
     key = models.CharField(max_length=255)
     request_fingerprint = models.CharField(max_length=64, help_text="SHA-256 of the canonical JSON body.")

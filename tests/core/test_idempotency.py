@@ -1,16 +1,24 @@
 """The Idempotency-Key mechanism (CONTRACT section 2), on a stand-in endpoint."""
 
 import threading
+import time
 from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Group
 from django.db import connection
+from django.urls import include, path
 from django.utils import timezone
+from rest_framework.request import Request
+from rest_framework.response import Response
 from rest_framework.test import APIClient
+from rest_framework.views import APIView
 
-from core.idempotency import idempotency_records_purge
+from coins.models import Topup
+from core.idempotency import idempotency_records_purge, idempotent
 from core.models import IdempotencyRecord
+from core.routes import api_path
+from tests.coins.payment_support import make_package
 from tests.core import urls as test_urls
 
 pytestmark = pytest.mark.urls("tests.core.urls")
@@ -24,9 +32,25 @@ def created_groups():
 URL = "/api/v1/test/groups"
 
 
-def post(client: APIClient, body: dict, key: str | None = "k-1"):
+def post(client: APIClient, body: dict, key: str | None = "k-1", url: str = URL):
     headers = {"HTTP_IDEMPOTENCY_KEY": key} if key is not None else {}
-    return client.post(URL, body, format="json", **headers)
+    return client.post(url, body, format="json", **headers)
+
+
+class ThingActApi(APIView):
+    """A stand-in money endpoint on a route with an id, written both ways (core.routes.api_path)."""
+
+    @idempotent
+    def post(self, request: Request, thing_id: int) -> Response:
+        Group.objects.create(name=f"{test_urls.PREFIX}thing{thing_id}-{time.monotonic_ns()}")
+        return Response({"thing": thing_id, "groups": created_groups().count()}, status=201)
+
+
+# This module is also a URLconf (tests marked `urls(__name__)`): the stand-in above, then the rest.
+urlpatterns = [
+    *api_path("api/v1/test/things/<id:thing_id>/act", ThingActApi.as_view(), "test-thing-act"),
+    path("", include("tests.core.urls")),
+]
 
 
 def test_missing_key_is_refused(api):
@@ -76,6 +100,52 @@ def test_key_is_scoped_to_user(make_user, client_for):
     assert post(a, {"name": "a"}).status_code == 201
     assert post(b, {"name": "a"}).json() == {"created": "a", "groups": 2}
     assert created_groups().count() == 2
+
+
+@pytest.mark.urls(__name__)
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("/api/v1/test/things/7/act", "/api/v1/test/things/7/act/"),
+        ("/api/v1/test/things/7/act/", "/api/v1/test/things/7/act"),
+    ],
+)
+def test_a_path_with_or_without_its_trailing_slash_is_one_scope(api, first, second):
+    # given a first request on one spelling of the route
+    assert post(api, {"n": 1}, url=first).status_code == 201
+    # when the same key and body come on the other spelling
+    again = post(api, {"n": 1}, url=second)
+    # then it is a replay of the first: one effect, one stored key
+    assert again.status_code == 201 and again["Idempotent-Replayed"] == "true"
+    assert again.json() == {"thing": 7, "groups": 1}
+    assert created_groups().count() == 1
+    assert IdempotencyRecord.objects.count() == 1
+
+
+@pytest.mark.urls(__name__)
+def test_the_same_key_with_another_body_on_the_other_spelling_is_409(api):
+    post(api, {"n": 1}, url="/api/v1/test/things/7/act")
+    r = post(api, {"n": 2}, url="/api/v1/test/things/7/act/")
+    assert r.status_code == 409 and r.json()["code"] == "idempotency_key_reused"
+
+
+@pytest.mark.urls(__name__)
+def test_two_ids_on_one_route_are_two_scopes(api):
+    a = post(api, {"n": 1}, url="/api/v1/test/things/7/act")
+    b = post(api, {"n": 1}, url="/api/v1/test/things/8/act/")
+    assert (a.status_code, b.status_code) == (201, 201)
+    assert not b.has_header("Idempotent-Replayed")
+    assert (a.json()["thing"], b.json()["thing"]) == (7, 8)
+    assert created_groups().count() == 2
+
+
+def test_top_up_with_and_without_trailing_slash_is_one_order(api):
+    package = make_package()
+    first = post(api, {"package": package.pk}, key="order-1", url="/api/v1/coins/topups")
+    second = post(api, {"package": package.pk}, key="order-1", url="/api/v1/coins/topups/")
+    assert first.status_code == second.status_code == 201
+    assert second.json() == first.json() and second["Idempotent-Replayed"] == "true"
+    assert Topup.objects.count() == 1
 
 
 def test_4xx_answer_is_kept_and_its_effect_rolled_back(api):
