@@ -31,6 +31,7 @@ from django.utils import timezone
 
 from accounts.models import Block, Friendship, User
 from core.exceptions import Forbidden, InvalidInput
+from core.text import reject_nul
 from messaging.errors import (
     Blocked,
     BodyTooLong,
@@ -49,7 +50,9 @@ from messaging.selectors import member_ids_of
 CLIENT_KINDS = frozenset({Message.Kind.TEXT, Message.Kind.STICKER})
 RECALL_WINDOW = timedelta(minutes=2)
 CLIENT_ID_MAX_LENGTH = 64
-CLIENT_DATA_MAX_BYTES = 2048
+STICKER_SKU_MAX_LENGTH = 64
+STICKER_NAME_MAX_LENGTH = 64
+STICKER_ID_MAX = 2**63 - 1
 
 _TXID_SQL = "pg_current_xact_id()::text::bigint"
 _XMIN_SQL = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
@@ -79,6 +82,7 @@ def _with_transaction_ids(queryset: QuerySet) -> QuerySet:
 def _clean_body(body: Any, *, required: bool) -> str:
     if not isinstance(body, str):
         raise InvalidInput(fields={"body": ["Must be a string."]})
+    reject_nul({"body": body})
     trimmed = body.strip()
     if required and not trimmed:
         raise InvalidInput("A message needs some text.", fields={"body": ["This field may not be blank."]})
@@ -90,21 +94,60 @@ def _clean_body(body: Any, *, required: bool) -> str:
     return body
 
 
+def _clean_sticker_data(data: Any) -> dict:
+    """Exactly `{"sku": pack_sku, "sticker": sticker_id}` (CONTRACT section 6), bounded: the id is
+    a non-negative integer within 64 bits (msgpack, which publishes events, packs no more) or a
+    short string."""
+    problem = ['A sticker needs exactly {"sku": pack_sku, "sticker": sticker_id}.']
+    if not isinstance(data, dict) or set(data) != {"sku", "sticker"}:
+        raise InvalidInput(fields={"data": problem})
+    sku, sticker = data["sku"], data["sticker"]
+    if not isinstance(sku, str) or not 1 <= len(sku) <= STICKER_SKU_MAX_LENGTH:
+        raise InvalidInput(fields={"data": [f"`sku`: a string of 1-{STICKER_SKU_MAX_LENGTH} characters."]})
+    if isinstance(sticker, bool) or not (
+        (isinstance(sticker, int) and 0 <= sticker <= STICKER_ID_MAX)
+        or (isinstance(sticker, str) and 1 <= len(sticker) <= STICKER_NAME_MAX_LENGTH)
+    ):
+        raise InvalidInput(
+            fields={
+                "data": [
+                    "`sticker`: a non-negative 64-bit integer or a string of "
+                    f"1-{STICKER_NAME_MAX_LENGTH} characters."
+                ]
+            }
+        )
+    return {"sku": sku, "sticker": sticker}
+
+
+def _clean_client_data(kind: str, data: Any) -> dict:
+    """A client sends `data` only where its kind defines it (CONTRACT section 4): text takes none
+    (absent or `{}`), a sticker exactly its pack and sticker. Anything else is refused here, before
+    it is stored: free-form client JSON could hold what cannot be published (integers past 64
+    bits) or stored."""
+    if kind == Message.Kind.STICKER:
+        return _clean_sticker_data(data)
+    if data is None or data == {}:
+        return {}
+    raise InvalidInput(fields={"data": [f"A {kind} message takes no data."]})
+
+
 def _clean_content(kind: Any, body: Any, data: Any, *, trusted: bool) -> tuple[str, str, dict]:
+    """Kind, body and data of a send. Clients (not `trusted`) send text or stickers with the data
+    their kind defines; server-side callers any kind with free-form data. No text anywhere may hold
+    U+0000 (PostgreSQL cannot store it; the socket and server callers reach here directly)."""
     if kind not in Message.Kind.values or (not trusted and kind not in CLIENT_KINDS):
         raise InvalidInput(
             "Only text and sticker messages can be sent.", fields={"kind": ["Use text or sticker."]}
         )
-    data = {} if data is None else data
-    if not isinstance(data, dict):
-        raise InvalidInput(fields={"data": ["Must be a JSON object."]})
-    if not trusted and len(json.dumps(data)) > CLIENT_DATA_MAX_BYTES:
-        raise InvalidInput(fields={"data": ["Too large."]})
+    if trusted:
+        data = {} if data is None else data
+        if not isinstance(data, dict):
+            raise InvalidInput(fields={"data": ["Must be a JSON object."]})
+    else:
+        data = _clean_client_data(kind, data)
+    reject_nul({"data": data})
     body = _clean_body(body, required=kind == Message.Kind.TEXT)
     # Ownership of the pack is checked by the store (CONTRACT section 6) once it exists.
-    sticker_ok = isinstance(data.get("sku"), str) and isinstance(data.get("sticker"), (int, str))
-    if kind == Message.Kind.STICKER and not trusted and not sticker_ok:
-        raise InvalidInput(fields={"data": ['A sticker needs {"sku": pack_sku, "sticker": sticker_id}.']})
     return kind, body, data
 
 
@@ -113,6 +156,7 @@ def _clean_client_id(client_id: Any) -> str | None:
         return None
     if not isinstance(client_id, str) or not 1 <= len(client_id) <= CLIENT_ID_MAX_LENGTH:
         raise InvalidInput(fields={"client_id": [f"A string of 1-{CLIENT_ID_MAX_LENGTH} characters."]})
+    reject_nul({"client_id": client_id})
     return client_id
 
 
