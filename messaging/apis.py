@@ -264,14 +264,28 @@ class ReadApi(APIView):
 
 
 class MessageDetailApi(APIView):
+    # Edits and recalls count against the sender's message rate limit (CONTRACT section 4).
+    throttle_classes = [MessageThrottle]
+
     @extend_schema(
         tags=TAGS,
         request=EditInputSerializer,
         responses={
             200: MessageSerializer,
-            **errors(INVALID, (400, "not_editable"), (403, "permission_denied"), NOT_FOUND, *AUTH_ERRORS),
+            **errors(
+                INVALID,
+                (400, "not_editable"),
+                (403, "blocked"),
+                (403, "not_friends"),
+                (403, "permission_denied"),
+                NOT_FOUND,
+                (429, "rate_limited"),
+                *AUTH_ERRORS,
+            ),
         },
         summary="Edit my own text message",
+        description="Follows the sending rules of the conversation: in a direct one, `blocked` "
+        "(either way) or `not_friends` refuse it, `blocked` winning.",
     )
     def patch(self, request: Request, message_id: int) -> Response:
         data = EditInputSerializer(data=request.data)
@@ -285,7 +299,13 @@ class MessageDetailApi(APIView):
         tags=TAGS,
         responses={
             204: OpenApiResponse(description="Recalled"),
-            **errors((403, "recall_window_passed"), (403, "permission_denied"), NOT_FOUND, *AUTH_ERRORS),
+            **errors(
+                (403, "recall_window_passed"),
+                (403, "permission_denied"),
+                NOT_FOUND,
+                (429, "rate_limited"),
+                *AUTH_ERRORS,
+            ),
         },
         summary="Recall a message: the sender within 2 minutes, group owner/admins any time",
     )

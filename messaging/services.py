@@ -371,22 +371,34 @@ def _save_change(message: Message, event_type: str, fields: list[str]) -> None:
 
 
 def message_edit(*, user: User, message_id: int, body: Any) -> Message:
-    """The sender edits their own text message; members get `message.edited`."""
+    """The sender edits their own text message; members get `message.edited`. An edit follows the
+    sending rules of the conversation: in a direct one, a blocked (either way) or unfriended peer
+    cannot edit (Blocked wins over NotFriends), or a block would not stop text reaching the
+    blocker's sockets."""
+    body = _clean_body(body, required=True)
     with transaction.atomic():
-        message, _ = _message_for_change(user, message_id)
+        message, membership = _message_for_change(user, message_id)
         if message.sender_id != user.pk:
             raise Forbidden("You can only edit your own messages.")
+        if membership.conversation.kind == Conversation.Kind.DIRECT:
+            direct_peer_check(user, _direct_peer_id(membership.conversation_id, user.pk))
         if message.kind != Message.Kind.TEXT or message.recalled:
             raise NotEditable()
-        message.body = _clean_body(body, required=True)
+        message.body = body
         message.edited_at = timezone.now()
         _save_change(message, "message.edited", ["body", "edited_at"])
     return message
 
 
+def _direct_peer_id(conversation_id: int, user_id: int) -> int:
+    peer = Membership.objects.filter(conversation_id=conversation_id).exclude(user_id=user_id).first()
+    return peer.user_id if peer is not None else user_id
+
+
 def message_recall(*, user: User, message_id: int) -> Message:
     """Recall: the sender within 2 minutes, a group's owner or admins any time. The message stays,
-    with `recalled` set and its body and data emptied; members get `message.recalled`."""
+    with `recalled` set and its body and data emptied; members get `message.recalled`. A blocked
+    or unfriended sender may still recall in a direct conversation: a recall removes content."""
     with transaction.atomic():
         message, membership = _message_for_change(user, message_id)
         if message.recalled:
