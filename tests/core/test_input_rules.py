@@ -1,0 +1,98 @@
+"""Input rules applied where requests enter (core.parsers, core.text): U+0000 anywhere in a JSON
+body is 400 `invalid` naming the field, JSON nested past the recursion limit is 400 `malformed`,
+and ids past 64 bits in a URL match no route (404) — never a 500 (CONTRACT sections 2 and 4)."""
+
+import json
+
+import pytest
+
+from core.routes import MAX_ID
+from core.text import nul_path
+from tests.api_helpers import assert_error
+
+pytestmark = pytest.mark.django_db
+
+
+def post_json(api, path: str, raw: str):
+    return api.generic("POST", path, raw, content_type="application/json")
+
+
+def patch_json(api, path: str, raw: str):
+    return api.generic("PATCH", path, raw, content_type="application/json")
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"display_name": "Al\x00ice"}, "display_name"),
+        ({"signature": "ok", "display_name": "x\x00"}, "display_name"),
+    ],
+)
+def test_nul_in_profile_text_is_invalid_and_changes_nothing(api, user, body, field):
+    before = user.display_name
+
+    response = patch_json(api, "/api/v1/me", json.dumps(body))
+
+    fields = assert_error(response, 400, "invalid")["fields"]
+    assert field in fields
+    user.refresh_from_db()
+    assert user.display_name == before
+
+
+def test_nul_deep_inside_a_message_is_invalid_and_stores_nothing(api, user, friends, make_user):
+    from messaging.models import Message
+
+    bob = make_user()
+    friends(user, bob)
+    conversation = api.post("/api/v1/conversations/direct", {"user": bob.number}, format="json").json()
+    raw = json.dumps({"body": "hi", "data": {"a": [{"b": "x\x00y"}]}})
+
+    response = post_json(api, f"/api/v1/conversations/{conversation['id']}/messages", raw)
+
+    assert assert_error(response, 400, "invalid")["fields"] == {
+        "data.a.0.b": ["Text may not contain the NUL character (U+0000)."]
+    }
+    assert not Message.objects.exists()
+
+
+def test_nul_in_an_object_key_is_invalid(api):
+    response = patch_json(api, "/api/v1/me", json.dumps({"display_name": "ok", "x\x00": 1}))
+
+    assert_error(response, 400, "invalid")
+
+
+def test_json_nested_past_the_recursion_limit_is_malformed(api):
+    response = patch_json(api, "/api/v1/me", "[" * 100_000 + "]" * 100_000)
+
+    assert_error(response, 400, "malformed")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/api/v1/conversations/{MAX_ID + 1}",
+        f"/api/v1/conversations/{10**30}/messages",
+        f"/api/v1/messages/{10**25}",
+        f"/api/v1/users/{MAX_ID + 1}",
+        f"/api/v1/coins/topups/{10**40}",
+    ],
+)
+def test_ids_past_64_bits_in_the_url_are_404(api, path):
+    assert_error(api.get(path), 404, "not_found")
+
+
+def test_the_largest_64_bit_id_is_an_ordinary_miss(api):
+    assert_error(api.get(f"/api/v1/conversations/{MAX_ID}"), 404, "not_found")
+
+
+def test_nul_path_names_the_first_offending_place():
+    assert nul_path({"a": [1, {"b": "ok"}, "x\x00"]}) == "a.2"
+    assert nul_path({"a": {"b": "fine"}}) is None
+    assert nul_path("\x00") == "non_field_errors"
+    deep: list = []
+    node = deep
+    for _ in range(50_000):  # far past the recursion limit: the walk is iterative
+        node.append([])
+        node = node[0]
+    node.append("\x00")
+    assert nul_path(deep) is not None
