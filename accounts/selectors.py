@@ -45,13 +45,6 @@ def friendships_of(user: User) -> QuerySet[Friendship]:
     return Friendship.objects.filter(user=user).select_related("friend").order_by("group", "friend__number")
 
 
-def friendship_get(user: User, number: int) -> Friendship:
-    friendship = Friendship.objects.filter(user=user, friend__number=number).select_related("friend").first()
-    if friendship is None:
-        raise NotFound("This person is not your friend.")
-    return friendship
-
-
 def friend_requests_pending(user: User) -> tuple[list[FriendRequest], list[FriendRequest]]:
     """(incoming, outgoing) pending requests, newest first."""
     pending = FriendRequest.objects.filter(status=FriendRequest.Status.PENDING).select_related(
