@@ -12,6 +12,10 @@
 Steps 1-2 happen before any account is locked, and step 3 is a handful of statements, so a hot
 wallet stays locked for as short a time as possible.
 
+Corrections are reversing transactions built by one helper, `ledger_post_reversal` (mirror legs
+from `reversal_legs`): at most one per transaction, and never of a transaction that itself
+reverses or refunds another (that would hand the coins out again).
+
 System accounts that much traffic touches (payment providers, store revenue, promotions, red
 packet escrow) are split into shards, `purpose#0` … `purpose#N-1`, and each posting picks one at
 random, so purchases do not queue behind one row lock. A purpose's balance is its shards' sum.
@@ -203,25 +207,60 @@ def ledger_post(
     return txn
 
 
-def ledger_reverse(
-    *, original: Transaction, actor: User | None = None, reason: str = "", cause: str = ""
-) -> Transaction:
-    """Post the mirror image of `original` (once). Refuses with InsufficientFunds when a wallet
-    would go negative, and with AlreadyReversed the second time."""
-    if original.kind == Transaction.Kind.REVERSAL:
-        raise NotReversible("A reversal cannot itself be reversed; post a new transaction instead.")
-    if Transaction.objects.filter(reverses=original).exists():
-        raise AlreadyReversed()
-    legs = [
+def reversal_legs(original: Transaction) -> list[Leg]:
+    """The mirror image of `original`: each of its entries on the other side, same account and
+    amount, in entry order. The one place reversal legs are built (STYLE.md, money services)."""
+    return [
         Leg(entry.account, Side.CREDIT if entry.side == Side.DEBIT else Side.DEBIT, entry.amount)
         for entry in original.entries.select_related("account").order_by("pk")
     ]
+
+
+# Kinds that exist to undo another transaction: undoing them would hand the coins out again.
+REVERSING_KINDS = (Transaction.Kind.REVERSAL, Transaction.Kind.TOPUP_REFUND)
+
+
+def ledger_post_reversal(
+    *,
+    original: Transaction,
+    kind: str,
+    memo: str,
+    metadata: dict[str, Any],
+    idempotency_key: str | None = None,
+    actor: User | None = None,
+    cause: str = "",
+) -> Transaction:
+    """Post the mirror image of `original` as a transaction of `kind` that reverses it (an
+    operator's reversal, a provider's top-up refund). Raises NotReversible for a transaction that
+    itself reverses or refunds another, AlreadyReversed when `original` already has its one
+    reversal, InsufficientFunds when a wallet would go negative; each writes nothing."""
+    if original.reverses_id is not None or original.kind in REVERSING_KINDS:
+        raise NotReversible("A reversal or refund cannot itself be reversed; post a new transaction instead.")
     return ledger_post(
+        kind=kind,
+        legs=reversal_legs(original),
+        memo=memo,
+        metadata=metadata,
+        idempotency_key=idempotency_key,
+        actor=actor,
+        cause=cause,
+        reverses=original,
+    )
+
+
+def ledger_reverse(
+    *, original: Transaction, actor: User | None = None, reason: str = "", cause: str = ""
+) -> Transaction:
+    """Post the mirror image of `original` (once), as kind `reversal`. Refuses with NotReversible
+    a transaction that reverses or refunds another, with InsufficientFunds when a wallet would go
+    negative, and with AlreadyReversed the second time."""
+    if Transaction.objects.filter(reverses=original).exists():
+        raise AlreadyReversed()
+    return ledger_post_reversal(
+        original=original,
         kind=Transaction.Kind.REVERSAL,
-        legs=legs,
         memo=f"Reversal of #{original.pk}: {reason}"[:200],
         metadata={"reason": reason, "reverses": original.pk},
         actor=actor,
         cause=cause,
-        reverses=original,
     )

@@ -23,8 +23,8 @@ from accounts.errors import NotFriends
 from accounts.models import User
 from accounts.selectors import are_friends, user_get_by_number
 from coins.errors import AlreadyReversed, InsufficientFunds
-from coins.ledger import Leg, credit, debit, ledger_post, system_account, wallet_for
-from coins.models import Entry, OperatorAction, PaymentEvent, Side, Topup, TopupPackage, Transaction
+from coins.ledger import credit, debit, ledger_post, ledger_post_reversal, system_account, wallet_for
+from coins.models import Entry, OperatorAction, PaymentEvent, Topup, TopupPackage, Transaction
 from coins.payments import base as payments
 from coins.payments.errors import AmountMismatch, UnknownTopup
 from coins.payments.registry import provider_for_checkout
@@ -221,19 +221,14 @@ def _topup_credit(topup: Topup, *, payment_id: str, cause: str) -> None:
 
 def _topup_refund(topup: Topup, *, cause: str) -> str:
     original = topup.credit_transaction
-    legs = [
-        Leg(entry.account, Side.CREDIT if entry.side == Side.DEBIT else Side.DEBIT, entry.amount)
-        for entry in original.entries.select_related("account").order_by("pk")
-    ]
     try:
-        refund = ledger_post(
+        refund = ledger_post_reversal(
+            original=original,
             kind=Transaction.Kind.TOPUP_REFUND,
-            legs=legs,
             memo=f"Refund of top-up #{topup.pk}",
             metadata={"topup": topup.pk, "refunds": original.pk},
             idempotency_key=f"topup:{topup.pk}:refund",
             cause=cause,
-            reverses=original,
         )
     except InsufficientFunds:
         topup.refund_status = Topup.RefundStatus.FAILED

@@ -6,8 +6,8 @@ import importlib
 from django.contrib.auth.models import Group, Permission
 
 from accounts.models import User
-from coins.ledger import Leg, credit, debit, ledger_post, system_account, wallet_for
-from coins.models import Side, Topup, TopupPackage, Transaction
+from coins.ledger import credit, debit, ledger_post, ledger_post_reversal, system_account, wallet_for
+from coins.models import Topup, TopupPackage, Transaction
 
 groups_migration = importlib.import_module("coins.migrations.0004_ledger_permission_groups")
 
@@ -34,11 +34,9 @@ def paid_topup(user: User, coins: int = 60, price_minor: int = 600, payment_id: 
 
 def refund(topup: Topup) -> Transaction:
     original = topup.credit_transaction
-    legs = [
-        Leg(e.account, Side.CREDIT if e.side == Side.DEBIT else Side.DEBIT, e.amount)
-        for e in original.entries.select_related("account")
-    ]
-    txn = ledger_post(kind=Transaction.Kind.TOPUP_REFUND, legs=legs, reverses=original)
+    txn = ledger_post_reversal(
+        original=original, kind=Transaction.Kind.TOPUP_REFUND, memo="test refund", metadata={}
+    )
     topup.status = Topup.Status.REFUNDED
     topup.refund_status = Topup.RefundStatus.REFUNDED
     topup.refund_transaction = txn

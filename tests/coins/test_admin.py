@@ -25,7 +25,7 @@ from coins.models import (
     Transaction,
 )
 from tests.coins.helpers import grant, transfer
-from tests.coins.operator_support import groups_migration, paid_topup, staff_in
+from tests.coins.operator_support import groups_migration, paid_topup, refund, staff_in
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("celery_eager")]
 
@@ -346,6 +346,22 @@ def test_reverse_errors_are_shown_and_change_nothing(ledger, operator, make_user
     assert any("cannot itself be reversed" in m for m in notes)
     assert Transaction.objects.filter(kind="reversal").count() == 1
     assert OperatorAction.objects.count() == 1
+
+
+def test_a_refund_cannot_be_reversed_from_the_admin(operator, make_user):
+    # given carol's top-up refunded (its credit reversed by a top-up refund)
+    carol = make_user(username="carol")
+    refund_txn = refund(paid_topup(carol, coins=30))
+
+    # when an operator tries to reverse the refund
+    response = reverse_action(client_of(operator), refund_txn, reason="customer says the refund was wrong")
+
+    # then it is refused with a note, and nothing is posted or logged
+    assert response.status_code == 302
+    assert any("cannot itself be reversed" in m for m in messages_of(response))
+    assert not Transaction.objects.filter(reverses=refund_txn).exists()
+    assert not OperatorAction.objects.exists()
+    assert wallet_balance(carol) == 0
 
 
 def test_an_auditor_sees_but_cannot_reverse(ledger, auditor):

@@ -3,6 +3,7 @@ refusals that leave nothing behind, and reversals."""
 
 import pytest
 
+from coins import ledger
 from coins.errors import AlreadyReversed, InsufficientFunds, NotReversible, UnbalancedTransaction
 from coins.hashing import GENESIS_HASH, entry_hash
 from coins.ledger import (
@@ -10,12 +11,15 @@ from coins.ledger import (
     debit,
     ledger_post,
     ledger_reverse,
+    reversal_legs,
     system_account,
     wallet_balance,
     wallet_for,
 )
-from coins.models import Account, Entry, Transaction
+from coins.models import Account, Entry, Topup, Transaction
+from coins.services import payment_event_apply
 from tests.coins.helpers import grant, transfer
+from tests.coins.payment_support import event_for, make_topup
 
 pytestmark = pytest.mark.django_db
 
@@ -124,6 +128,79 @@ def test_reversal_mirrors_once(make_user):
         ledger_reverse(original=original, reason="again")
     with pytest.raises(NotReversible):
         ledger_reverse(original=reversal, reason="undo the undo")
+
+
+def test_a_top_up_refund_cannot_be_reversed(make_user):
+    # given a top-up credited and then refunded by the provider
+    alice = make_user()
+    topup = make_topup(alice)
+    payment_event_apply(provider="sandbox", payload=event_for(topup, "payment.succeeded", "pay_1"))
+    payment_event_apply(provider="sandbox", payload=event_for(topup, "payment.refunded", "pay_1"))
+    topup.refresh_from_db()
+    refund = topup.refund_transaction
+    assert (topup.status, refund.kind) == (Topup.Status.REFUNDED, "topup_refund")
+
+    # when an operator tries to reverse the refund (which would hand the coins out again)
+    with pytest.raises(NotReversible):
+        ledger_reverse(original=refund, reason="undo the refund")
+
+    # then nothing is written and the coins stay with the provider
+    assert not Transaction.objects.filter(reverses=refund).exists()
+    assert wallet_balance(alice) == 0
+
+
+def test_any_transaction_that_reverses_another_cannot_be_reversed(make_user):
+    # a hand-made correction of kind "transfer" that mirrors another is still a reversal
+    alice, bob = make_user(), make_user()
+    grant(alice, 10)
+    original = transfer(alice, bob, 6)
+    mirror = ledger_post(
+        kind=Transaction.Kind.TRANSFER,
+        legs=[debit(wallet_for(bob), 6), credit(wallet_for(alice), 6)],
+        reverses=original,
+    )
+    with pytest.raises(NotReversible):
+        ledger_reverse(original=mirror, reason="undo")
+    assert (wallet_balance(alice), wallet_balance(bob)) == (10, 0)
+
+
+def test_reversal_legs_mirror_the_original_entries(make_user):
+    alice, bob = make_user(), make_user()
+    grant(alice, 10)
+    original = transfer(alice, bob, 6)
+    legs = reversal_legs(original)
+    assert [(leg.account.pk, leg.side, leg.amount) for leg in legs] == [
+        (wallet_for(alice).pk, "credit", 6),
+        (wallet_for(bob).pk, "debit", 6),
+    ]
+
+
+def test_operator_reversals_and_top_up_refunds_take_their_legs_from_one_helper(make_user, monkeypatch):
+    # STYLE.md: reversal legs come from one helper, nowhere else builds them
+    mirrored: list[int] = []
+    real = ledger.reversal_legs
+
+    def spy(original: Transaction) -> list:
+        mirrored.append(original.pk)
+        return real(original)
+
+    monkeypatch.setattr(ledger, "reversal_legs", spy)
+    alice, bob = make_user(), make_user()
+    grant(alice, 10)
+    sent = transfer(alice, bob, 6)
+    topup = make_topup(alice)
+    payment_event_apply(provider="sandbox", payload=event_for(topup, "payment.succeeded", "pay_1"))
+    payment_event_apply(provider="sandbox", payload=event_for(topup, "payment.refunded", "pay_1"))
+    topup.refresh_from_db()
+
+    reversal = ledger_reverse(original=sent, reason="mistake")
+
+    assert mirrored == [topup.credit_transaction_id, sent.pk]
+    assert (
+        reversal.reverses_id == sent.pk
+        and topup.refund_transaction.reverses_id == topup.credit_transaction_id
+    )
+    assert (wallet_balance(alice), wallet_balance(bob)) == (10, 0)
 
 
 def test_reversal_refused_when_it_would_make_a_wallet_negative(make_user):
