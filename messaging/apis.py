@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 
 from core.openapi import AUTH_ERRORS, errors
 from core.pagination import page_body, page_serializer, paginate_by_key
-from core.throttling import MessageThrottle
+from core.throttling import ActionThrottle, MessageThrottle
 from messaging import conversations, selectors, services
 from messaging.rendering import message_payload, messages_payload
 from messaging.serializers import (
@@ -209,6 +209,7 @@ class MessageListApi(APIView):
         parameters=CURSOR_PARAMETERS,
         responses={200: MessagePageSerializer, **errors(INVALID, NOT_FOUND, *AUTH_ERRORS)},
         summary="History, ascending by id; without a cursor the newest `limit` messages",
+        description="A group member sees the messages said since they (last) joined.",
     )
     def get(self, request: Request, conversation_id: int) -> Response:
         messages = selectors.message_history(user=request.user, conversation_id=conversation_id)
@@ -244,12 +245,14 @@ class MessageListApi(APIView):
 
 
 class ReadApi(APIView):
+    throttle_classes = [ActionThrottle]
+
     @extend_schema(
         tags=TAGS,
         request=ReadInputSerializer,
         responses={
             204: OpenApiResponse(description="Marker moved (never backwards)"),
-            **errors(INVALID, NOT_FOUND, *AUTH_ERRORS),
+            **errors(INVALID, NOT_FOUND, (429, "rate_limited"), *AUTH_ERRORS),
         },
         summary="Move my read marker",
         description="Members get a `read` event on their sockets if your read receipts are on.",
@@ -315,11 +318,17 @@ class MessageDetailApi(APIView):
 
 
 class MessageSearchApi(APIView):
+    throttle_classes = [ActionThrottle]
+
     @extend_schema(
         tags=TAGS,
         parameters=[SearchParamsSerializer, *CURSOR_PARAMETERS],
-        responses={200: MessagePageSerializer, **errors(INVALID, NOT_FOUND, *AUTH_ERRORS)},
+        responses={
+            200: MessagePageSerializer,
+            **errors(INVALID, NOT_FOUND, (429, "rate_limited"), *AUTH_ERRORS),
+        },
         summary="Search my conversations' messages (case-insensitive substring), newest first",
+        description="In a group, only messages said since you (last) joined.",
     )
     def get(self, request: Request) -> Response:
         params = SearchParamsSerializer(data=request.query_params)

@@ -6,8 +6,10 @@ Invariants:
 - Member changes of a group run under the conversation's row lock, so `members_count` and the
   500-member limit hold under concurrency, and a group always has exactly one owner while it has
   members (the owner leaving hands the group to the longest-serving admin, else member).
-- A member added later starts with the read marker at the conversation's last message: history
-  is visible but not unread.
+- A member added later sees the messages from the moment they joined (CONTRACT section 4):
+  `history_from_id` and the read marker start at the conversation's last message, read under the
+  conversation's row lock, which every send takes too (so no message slips in between). Founding
+  members and both people of a direct conversation start at 0.
 - Events: `conversation.new` to people who gain a conversation, `conversation.left` to people who
   lose one (they get nothing else from it from that moment).
 """
@@ -150,7 +152,7 @@ def conversation_update(*, user: User, conversation_id: int, **changes: Any) -> 
 
 def members_add(*, user: User, conversation_id: int, numbers: list[int]) -> list[Membership]:
     """Owner/admins add their friends; people already in the group are skipped. Returns the new
-    memberships."""
+    memberships, which see the group's messages from now on (under the conversation's lock)."""
     with transaction.atomic():
         conversation, membership = _locked_group_membership(user, conversation_id)
         if conversation.kind != Conversation.Kind.GROUP:
@@ -165,7 +167,12 @@ def members_add(*, user: User, conversation_id: int, numbers: list[int]) -> list
             return []
         added = Membership.objects.bulk_create(
             [
-                Membership(conversation=conversation, user=p, last_read_id=conversation.last_message_id)
+                Membership(
+                    conversation=conversation,
+                    user=p,
+                    last_read_id=conversation.last_message_id,
+                    history_from_id=conversation.last_message_id,
+                )
                 for p in people
             ]
         )

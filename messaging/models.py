@@ -11,6 +11,8 @@ Invariants kept here and in the database:
   client can see that it missed one. `client_id` is unique per sender.
 - The conversation keeps `last_message_id`, `last_seq` and `last_activity`, so a user's list
   sorts by activity without touching messages.
+- A member sees the messages from the moment they (last) joined: those with id >
+  `Membership.history_from_id` (CONTRACT section 4; messaging.selectors applies it).
 
 Unread counts are *counted*, not kept as counters: "other people's non-recalled messages with
 id > my read marker" is an index range scan on (conversation, id) that only visits the unread
@@ -90,6 +92,15 @@ class Membership(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=6, choices=Role.choices, default=Role.MEMBER)
     last_read_id = models.BigIntegerField(default=0, help_text="The read marker: last message id read.")
+    # Set under the conversation's row lock when the membership is created, which is also the lock
+    # every send takes: within a conversation id order is commit order, so `id > history_from_id`
+    # is exactly "said after this member joined". Leaving deletes the membership, so a rejoin
+    # starts again.
+    history_from_id = models.BigIntegerField(
+        default=0,
+        help_text="The member sees this conversation's messages with larger ids: its last message "
+        "when they (last) joined; 0 for founding members and direct conversations.",
+    )
     muted = models.BooleanField(default=False)
     joined_at = models.DateTimeField(default=timezone.now)
 

@@ -1,18 +1,22 @@
 """Reads of conversations, members and messages, always as seen by one user.
 
-Fetch-with-permission helpers (`membership_get`, `message_get_visible`) raise the same NotFound as
-for something that does not exist: a non-member cannot tell a conversation exists.
+The fetch-with-permission helper `membership_get` raises the same NotFound as for something that
+does not exist: a non-member cannot tell a conversation exists.
+
+A member sees a conversation's messages from the moment they (last) joined: those with id >
+`Membership.history_from_id` (CONTRACT section 4). History, search, sync, unread counts and the
+last message all apply it; so do edits, recalls and their events (messaging.services).
 """
 
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import Count, Exists, IntegerField, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from accounts.models import User
 from accounts.selectors import user_render_context
-from messaging.errors import ConversationNotFound, MessageNotFound
+from messaging.errors import ConversationNotFound
 from messaging.models import Conversation, Membership, Message
 from messaging.rendering import iso, message_payload
 
@@ -33,9 +37,23 @@ def member_ids_of(conversation_id: int) -> list[int]:
     return list(Membership.objects.filter(conversation_id=conversation_id).values_list("user_id", flat=True))
 
 
-def my_conversation_ids(user: User) -> QuerySet:
-    """A subquery of the ids of the user's conversations."""
-    return Membership.objects.filter(user_id=user.pk).values("conversation_id")
+def member_ids_seeing(conversation_id: int, message_id: int) -> list[int]:
+    """The members who see message `message_id` (they joined before it was said): the recipients
+    of its edits and recalls."""
+    return list(
+        Membership.objects.filter(
+            conversation_id=conversation_id, history_from_id__lt=message_id
+        ).values_list("user_id", flat=True)
+    )
+
+
+def messages_visible_to(user: User) -> QuerySet[Message]:
+    """Every message the user sees: in their conversations, said since they (last) joined. One
+    semi-join against the memberships, which leads with user."""
+    seen = Membership.objects.filter(
+        user_id=user.pk, conversation_id=OuterRef("conversation_id"), history_from_id__lt=OuterRef("id")
+    )
+    return Message.objects.filter(Exists(seen))
 
 
 def _unread_count_subquery(user: User) -> Coalesce:
@@ -43,8 +61,11 @@ def _unread_count_subquery(user: User) -> Coalesce:
     (conversation, id) index that visits only the unread messages (see messaging.models)."""
     unread = (
         Message.objects.filter(
-            conversation_id=OuterRef("conversation_id"), id__gt=OuterRef("last_read_id"), recalled=False
+            conversation_id=OuterRef("conversation_id"),
+            id__gt=OuterRef("last_read_id"),
+            recalled=False,
         )
+        .filter(id__gt=OuterRef("history_from_id"))
         .exclude(sender_id=user.pk)
         .order_by()
         .values("conversation_id")
@@ -63,9 +84,14 @@ class ConversationView:
 
 
 def _conversation_views(user: User, memberships: list[Membership]) -> list[ConversationView]:
-    """Last messages and direct partners for many conversations in two queries."""
+    """Last messages and direct partners for many conversations in two queries. A conversation's
+    last message said before the member joined is not theirs to see (None)."""
+    last_ids = [
+        m.conversation.last_message_id
+        for m in memberships
+        if m.conversation.last_message_id > m.history_from_id
+    ]
     conversations = [m.conversation for m in memberships]
-    last_ids = [c.last_message_id for c in conversations if c.last_message_id]
     last_messages = {m.pk: m for m in Message.objects.select_related("sender").filter(pk__in=last_ids)}
     direct_ids = [c.pk for c in conversations if c.kind == Conversation.Kind.DIRECT]
     others = {
@@ -78,7 +104,9 @@ def _conversation_views(user: User, memberships: list[Membership]) -> list[Conve
         ConversationView(
             membership=m,
             unread_count=getattr(m, "unread_count", 0),
-            last_message=last_messages.get(m.conversation.last_message_id),
+            last_message=last_messages.get(m.conversation.last_message_id)
+            if m.conversation.last_message_id > m.history_from_id
+            else None,
             other_user=others.get(m.conversation_id),
         )
         for m in memberships
@@ -86,7 +114,7 @@ def _conversation_views(user: User, memberships: list[Membership]) -> list[Conve
 
 
 def conversation_list_for_user(user: User) -> list[ConversationView]:
-    """The user's conversations, most recent activity first (four queries in all)."""
+    """The user's conversations, most recent activity first (three queries in all)."""
     memberships = list(
         Membership.objects.filter(user_id=user.pk)
         .select_related("conversation")
@@ -140,39 +168,23 @@ def conversation_members(*, user: User, conversation_id: int) -> tuple[list[Memb
 
 
 def message_history(*, user: User, conversation_id: int) -> QuerySet[Message]:
-    membership_get(user=user, conversation_id=conversation_id)
-    return Message.objects.filter(conversation_id=conversation_id).select_related("sender")
-
-
-def message_get_visible(*, user: User, message_id: int) -> tuple[Message, Membership]:
-    """A message of one of the user's conversations, with the user's membership, or NotFound."""
-    message = Message.objects.select_related("sender").filter(pk=message_id).first()
-    if message is None:
-        raise MessageNotFound()
-    membership = Membership.objects.filter(user_id=user.pk, conversation_id=message.conversation_id).first()
-    if membership is None:
-        raise MessageNotFound()
-    return message, membership
+    """The conversation's messages the user sees (said since they last joined), or NotFound."""
+    membership = membership_get(user=user, conversation_id=conversation_id)
+    return Message.objects.filter(
+        conversation_id=conversation_id, id__gt=membership.history_from_id
+    ).select_related("sender")
 
 
 def message_search(*, user: User, query: str, conversation_id: int | None = None) -> QuerySet[Message]:
-    """Case-insensitive substring search over the user's conversations (Chinese included).
+    """Case-insensitive substring search over the messages the user sees (Chinese included).
 
     `icontains` is `UPPER(body) LIKE UPPER('%q%')` on PostgreSQL, which the GIN trigram index on
     UPPER(body) serves for queries of 3+ characters (messaging migration 0002); shorter queries
     scan, which stays acceptable within one user's conversations. Recalled messages have no body.
     """
     if conversation_id is not None:
-        membership_get(user=user, conversation_id=conversation_id)
-        scope = Q(conversation_id=conversation_id)
+        membership = membership_get(user=user, conversation_id=conversation_id)
+        scope = Message.objects.filter(conversation_id=conversation_id, id__gt=membership.history_from_id)
     else:
-        scope = Q(conversation_id__in=my_conversation_ids(user))
-    return Message.objects.filter(scope, recalled=False, body__icontains=query).select_related("sender")
-
-
-def typing_recipients(*, user: User, conversation_id: int) -> list[int]:
-    """The other members to tell that `user` is typing; NotFound for a non-member."""
-    member_ids = member_ids_of(conversation_id)
-    if user.pk not in member_ids:
-        raise ConversationNotFound()
-    return [uid for uid in member_ids if uid != user.pk]
+        scope = messages_visible_to(user)
+    return scope.filter(recalled=False, body__icontains=query).select_related("sender")

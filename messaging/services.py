@@ -45,7 +45,7 @@ from messaging.errors import (
 from messaging.models import BODY_MAX_LENGTH, Conversation, Membership, Message
 from messaging.realtime import send_event_on_commit
 from messaging.rendering import message_payload
-from messaging.selectors import member_ids_of
+from messaging.selectors import member_ids_of, member_ids_seeing
 
 CLIENT_KINDS = frozenset({Message.Kind.TEXT, Message.Kind.STICKER})
 RECALL_WINDOW = timedelta(minutes=2)
@@ -342,7 +342,8 @@ def message_send(
 
 
 def _message_for_change(user: User, message_id: int) -> tuple[Message, Membership]:
-    """Lock the message (annotated with this transaction's id) and check the user may see it."""
+    """Lock the message (annotated with this transaction's id) and check the user may see it: a
+    member since before it was said (messaging.selectors)."""
     message = (
         _with_transaction_ids(Message.objects.select_for_update(no_key=True, of=("self",)))
         .select_related("sender")
@@ -353,10 +354,10 @@ def _message_for_change(user: User, message_id: int) -> tuple[Message, Membershi
         raise MessageNotFound()
     membership = (
         Membership.objects.select_related("conversation")
-        .filter(user_id=user.pk, conversation_id=message.conversation_id)
+        .filter(user_id=user.pk, conversation_id=message.conversation_id, history_from_id__lt=message.pk)
         .first()
     )
-    if membership is None:
+    if membership is None:  # not a member, or the message was said before they (last) joined
         raise MessageNotFound()
     return message, membership
 
@@ -365,8 +366,10 @@ def _save_change(message: Message, event_type: str, fields: list[str]) -> None:
     message.changed_at = timezone.now()
     message.change_txid = getattr(message, "_txid", None)
     message.save(update_fields=[*fields, "changed_at", "change_txid"])
+    # Only to members who see the message: not to those who joined after it was said.
     send_event_on_commit(
-        member_ids_of(message.conversation_id), {"type": event_type, "message": message_payload(message)}
+        member_ids_seeing(message.conversation_id, message.pk),
+        {"type": event_type, "message": message_payload(message)},
     )
 
 

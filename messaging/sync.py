@@ -1,6 +1,7 @@
 """Resync: what a client that has everything up to message `after` has missed (CONTRACT section 7).
 
-A sync answers, from the user's current conversations:
+A sync answers, from the user's current conversations and only with messages said since the user
+(last) joined each (messaging.selectors.messages_visible_to):
 1. `new`: messages with id > after, in id order, at most `limit`;
 2. `late` (PostgreSQL): messages with id < after that may have committed *after* message
    `after` did. Ids come from one sequence in allocation order, so 104 (conversation B) can
@@ -28,7 +29,7 @@ from django.db.models.expressions import RawSQL
 
 from accounts.models import User
 from messaging.models import Message
-from messaging.selectors import my_conversation_ids
+from messaging.selectors import messages_visible_to
 
 SYNC_LIMIT = 500
 
@@ -53,8 +54,7 @@ def _invisible_in(queryset: QuerySet, column: str, snapshot: str) -> QuerySet:
 
 def sync_for_user(*, user: User, after: int, limit: int | None = None) -> SyncResult:
     limit = limit or SYNC_LIMIT
-    mine = my_conversation_ids(user)
-    base = Message.objects.filter(conversation_id__in=mine).select_related("sender")
+    base = messages_visible_to(user).select_related("sender")
     late: list[Message] = []
     changes: list[Message] = []
     if after > 0:
