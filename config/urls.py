@@ -1,11 +1,22 @@
+from pathlib import Path
+
 from django.conf import settings
 from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
 from django.urls import include, path, re_path
 from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from accounts import web
 from core import views as core_views
+
+
+def avatar_file(request: HttpRequest, path: str) -> HttpResponse:
+    """An uploaded avatar. The document root is the avatars folder itself, read at request time:
+    `serve` normalises `..` only after the URL matched, so a root of MEDIA_ROOT would let
+    `avatars/../x` reach any file under it; outside this root it refuses (400) or finds nothing."""
+    return serve(request, path, document_root=Path(settings.MEDIA_ROOT) / "avatars")
+
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -19,7 +30,7 @@ urlpatterns = [
     path("metrics", core_views.metrics, name="metrics"),
     path("avatars/default/<id:number>.svg", web.default_avatar, name="default-avatar"),
     # Uploaded avatars: the ASGI app serves its own files, so a single process is a whole site.
-    re_path(r"^media/(?P<path>avatars/.*)$", serve, {"document_root": settings.MEDIA_ROOT}),
+    re_path(r"^media/avatars/(?P<path>.+)$", avatar_file, name="avatar-file"),
     path("", include("accounts.web_urls")),
     path("", include("coins.web_urls")),
 ]
