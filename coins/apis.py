@@ -8,6 +8,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from accounts.selectors import user_render_context
@@ -28,6 +29,13 @@ from core.pagination import page_body, page_serializer, paginate_by_key
 from core.throttling import MoneyThrottle
 
 StatementPageSerializer = page_serializer("StatementPage", StatementLineSerializer)
+TopupPageSerializer = page_serializer("TopupPage", TopupSerializer)
+
+CURSOR_PARAMETERS = [
+    OpenApiParameter("before", int, description="Cursor: items below this id"),
+    OpenApiParameter("after", int, description="Cursor: items above this id"),
+    OpenApiParameter("limit", int, description="1-100, default 50"),
+]
 
 MONEY_ERRORS = (
     (400, "idempotency_key_required"),
@@ -48,11 +56,7 @@ class WalletApi(APIView):
 class StatementApi(APIView):
     @extend_schema(
         tags=["coins"],
-        parameters=[
-            OpenApiParameter("before", int, description="Cursor: entries below this id"),
-            OpenApiParameter("after", int, description="Cursor: entries above this id"),
-            OpenApiParameter("limit", int, description="1-100, default 50"),
-        ],
+        parameters=CURSOR_PARAMETERS,
         responses={200: StatementPageSerializer, **errors((400, "invalid"), *AUTH_ERRORS)},
         summary="Your statement, newest first",
         operation_id="coins_transactions_list",
@@ -76,8 +80,24 @@ class PackageListApi(APIView):
         return Response(PackageSerializer(selectors.packages_on_sale(), many=True).data)
 
 
-class TopupCreateApi(APIView):
-    throttle_classes = [MoneyThrottle]
+class TopupListCreateApi(APIView):
+    """`coins/topups`: GET lists the caller's top-ups; 💰 POST orders one (money-throttled)."""
+
+    def get_throttles(self) -> list[BaseThrottle]:
+        # Only the order moves money; reading the list counts against no money limit.
+        return [MoneyThrottle()] if self.request.method == "POST" else []
+
+    @extend_schema(
+        tags=["coins"],
+        parameters=CURSOR_PARAMETERS,
+        responses={200: TopupPageSerializer, **errors((400, "invalid"), *AUTH_ERRORS)},
+        summary="Your top-ups, newest first",
+        description="Each with its status: pending, paid, failed or refunded.",
+        operation_id="coins_topups_list",
+    )
+    def get(self, request: Request) -> Response:
+        page = paginate_by_key(selectors.topups_for_user(request.user), request)
+        return Response(page_body(page, lambda items: TopupSerializer(items, many=True).data))
 
     @extend_schema(
         tags=["coins"],

@@ -78,5 +78,10 @@ def topup_get_for_user(*, user: User, topup_id: int) -> Topup:
     return topup
 
 
+def topups_for_user(user: User) -> QuerySet[Topup]:
+    """The user's top-ups, for paginate_by_key (newest first by id)."""
+    return Topup.objects.filter(user=user)
+
+
 def topups_recent(user: User, *, limit: int = 5) -> list[Topup]:
     return list(Topup.objects.filter(user=user).order_by("-id")[:limit])
