@@ -13,9 +13,11 @@ Invariants:
   ids; the event is rendered once).
 - On PostgreSQL each message and each edit or recall records its transaction id and snapshot
   xmin for `sync` (see messaging.models and messaging.sync).
-- On PostgreSQL a send is one call of the `messaging_send` function (messaging/migrations/0003),
-  elsewhere the ORM steps of `_store_message_orm`: the two must agree (the suite runs both); a
-  change to the function is a new migration with CREATE OR REPLACE.
+- On PostgreSQL a send is one call of the `messaging_send` function (its SQL is
+  messaging/sql/messaging_send.sql, installed by migration 0003), elsewhere the ORM steps of
+  `_store_message_orm`: the two must agree, and tests/messaging/test_send_parity.py runs one table
+  of cases through both on PostgreSQL. A change to the SQL file needs a new migration that runs it
+  again (CREATE OR REPLACE).
 - Read markers never move backwards.
 """
 
@@ -191,12 +193,29 @@ def _check_sender(
         direct_peer_check(sender, next((uid for uid in member_ids if uid != sender.pk), sender.pk))
 
 
+def _sender_user(sender: User | int) -> User:
+    """The sender, checked to be active in the database (as the PostgreSQL function does)."""
+    sender_id = sender if isinstance(sender, int) else sender.pk
+    user = User.objects.filter(pk=sender_id, is_active=True).first()
+    if user is None:
+        raise SenderGone()
+    return user if isinstance(sender, int) else sender
+
+
 def _store_message_orm(
-    sender: User, conversation_id: int, kind: str, body: str, data: dict, client_id: str | None, trusted: bool
+    sender: User | int,
+    conversation_id: int,
+    kind: str,
+    body: str,
+    data: dict,
+    client_id: str | None,
+    trusted: bool,
 ) -> tuple[Message, list[int]] | Message:
-    """Lock the conversation, check the sender, insert the next message of the conversation and
-    move the conversation's last message. Runs inside message_send's transaction. Returns the
-    message and the member ids, or the first message of a repeated client_id."""
+    """Check the sender is active, lock the conversation, check the sender may send there, insert
+    the next message of the conversation and move the conversation's last message. Runs inside
+    message_send's transaction. Returns the message and the member ids, or the first message of a
+    repeated client_id. The same contract as `_store_message_postgres` (the parity test runs both)."""
+    sender = _sender_user(sender)
     conversation = (
         _with_transaction_ids(Conversation.objects.select_for_update(no_key=True))
         .filter(pk=conversation_id)
@@ -235,9 +254,10 @@ def _store_message_orm(
     return message, member_ids
 
 
-# On PostgreSQL the same steps are one call of the `messaging_send` function (migration 0003):
-# the hot path of every send, where the ORM's own work and seven round trips measured several ms
-# of CPU per message. Statuses other than ok and duplicate are the errors below.
+# On PostgreSQL the same steps are one call of the `messaging_send` function
+# (messaging/sql/messaging_send.sql, installed by migration 0003): the hot path of every send,
+# where the ORM's own work and seven round trips measured several ms of CPU per message. Statuses
+# other than ok and duplicate are the errors below.
 _SEND_SQL = "SELECT * FROM messaging_send(%s, %s, %s, %s, %s, %s::jsonb, %s, %s)"
 _SEND_ERRORS = {
     "sender_gone": SenderGone,
@@ -289,15 +309,6 @@ def _store_message_postgres(
     return message, member_ids
 
 
-def _sender_user(sender: User | int) -> User:
-    """The sender, checked to be active in the database (as the PostgreSQL function does)."""
-    sender_id = sender if isinstance(sender, int) else sender.pk
-    user = User.objects.filter(pk=sender_id, is_active=True).first()
-    if user is None:
-        raise SenderGone()
-    return user if isinstance(sender, int) else sender
-
-
 def message_send(
     *,
     sender: User | int,
@@ -327,9 +338,7 @@ def message_send(
             stored = _store_message_postgres(sender, conversation_id, kind, body, data, client_id, trusted)
     else:
         with transaction.atomic():
-            stored = _store_message_orm(
-                _sender_user(sender), conversation_id, kind, body, data, client_id, trusted
-            )
+            stored = _store_message_orm(sender, conversation_id, kind, body, data, client_id, trusted)
     if isinstance(stored, Message):  # a repeated client_id: the first message
         return stored, False
     message, member_ids = stored
