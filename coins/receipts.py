@@ -7,15 +7,19 @@ Invariants:
   set in the same database transaction, so a retried or twice-delivered task never mails twice.
   The one window left is a crash after the mail server accepted the message and before the commit
   (mail has no transactions); the task then mails again on redelivery, which beats never mailing.
-- a user without an email address gets a stored receipt and no mail.
+- a user without an email address gets a stored receipt and no mail;
+- nothing is lost to a broker outage: the task is dispatched after commit (`robust`, so an
+  outage only logs), and the periodic sweep (coins.tasks.sweep_receipts) issues what is still
+  missing once `SWEEP_MIN_AGE` has passed, looking back `SWEEP_MAX_AGE`.
 """
 
 import logging
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -25,6 +29,12 @@ logger = logging.getLogger("huddle.coins")
 
 # The kinds of transaction a customer gets a receipt for.
 RECEIPT_KINDS = (Transaction.Kind.TOPUP, Transaction.Kind.PURCHASE)
+
+# The sweep leaves a fresh transaction to its dispatch after commit, and looks back a few days
+# (the (kind, created_at) index keeps that cheap; older ones are an operator's matter).
+SWEEP_MIN_AGE = timedelta(minutes=1)
+SWEEP_MAX_AGE = timedelta(days=3)
+SWEEP_BATCH = 500
 
 
 def receipt_number(txn: Transaction) -> str:
@@ -57,6 +67,23 @@ def _receipt_fields(txn: Transaction) -> dict | None:
         "amount_minor": None,
         "currency": "",
     }
+
+
+def receipts_missing(*, now: datetime | None = None, limit: int = SWEEP_BATCH) -> list[int]:
+    """Ids of the top-up credits and purchases that should have a receipt and have none, between
+    SWEEP_MIN_AGE and SWEEP_MAX_AGE old at `now`, oldest first, at most `limit`."""
+    now = now or timezone.now()
+    worthy = Q(kind=Transaction.Kind.PURCHASE) | Q(kind=Transaction.Kind.TOPUP, topup_credited__isnull=False)
+    return list(
+        Transaction.objects.filter(
+            worthy,
+            created_at__gte=now - SWEEP_MAX_AGE,
+            created_at__lte=now - SWEEP_MIN_AGE,
+            receipt__isnull=True,
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
+    )
 
 
 def receipt_issue(*, transaction_id: int) -> Receipt | None:

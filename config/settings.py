@@ -166,6 +166,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "core.tasks.purge_idempotency_keys",
         "schedule": crontab(minute=17),
     },
+    # Receipts whose dispatch after commit met a broker outage (coins.receipts).
+    "sweep-receipts": {
+        "task": "coins.tasks.sweep_receipts",
+        "schedule": timedelta(minutes=10),
+    },
     "reconcile-ledger-nightly": {
         "task": "coins.tasks.reconcile_ledger",
         "schedule": crontab(hour=3, minute=30),
