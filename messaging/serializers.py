@@ -103,7 +103,13 @@ class MessageInputSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(
         choices=[Message.Kind.TEXT, Message.Kind.STICKER], required=False, default=Message.Kind.TEXT
     )
-    data = serializers.DictField(required=False, default=dict)
+    data = serializers.DictField(
+        required=False,
+        default=dict,
+        help_text="Only where the kind defines it: text takes none (absent or `{}`); a sticker exactly "
+        '`{"sku": pack_sku (1-64 characters), "sticker": id (a non-negative 64-bit integer or a string '
+        "of 1-64 characters)}`. Anything else is 400 `invalid` with `fields.data`.",
+    )
     client_id = serializers.CharField(
         max_length=64,
         required=False,
