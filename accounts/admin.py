@@ -1,11 +1,19 @@
-"""Operators' view of people, friendships, requests and blocks; searchable by number and username."""
+"""Operators' view of people, friendships, requests and blocks; searchable by number and username.
+
+`/admin/login/` checks passwords under the failed-login limits of every other login
+(accounts.forms.AdminLoginForm). Deleting a device token here (one or in bulk), changing a password
+or unticking "Active" closes the sockets those credentials opened (accounts.signals).
+"""
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
+from accounts.forms import AdminLoginForm
 from accounts.models import Block, DeviceToken, FriendRequest, Friendship, User
+
+admin.site.login_form = AdminLoginForm
 
 
 class NumberSearchMixin:

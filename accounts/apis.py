@@ -22,6 +22,7 @@ from accounts.serializers import (
     FriendRequestsSerializer,
     FriendSerializer,
     MeSerializer,
+    PasswordChangeInputSerializer,
     ProfileInputSerializer,
     RegisteredSerializer,
     RegisterInputSerializer,
@@ -33,7 +34,7 @@ from accounts.serializers import (
 from core.net import client_ip
 from core.openapi import AUTH_ERRORS, errors
 from core.pagination import page_body, page_serializer, paginate_by_key
-from core.throttling import RegisterThrottle
+from core.throttling import ActionThrottle, RegisterThrottle
 
 UserPageSerializer = page_serializer("UserPage", UserSerializer)
 
@@ -103,6 +104,10 @@ class LogoutApi(APIView):
 
 
 class MeApi(APIView):
+    def get_throttles(self) -> list:
+        # Editing the profile counts in the per-user `actions` bucket; reading it does not.
+        return [ActionThrottle()] if self.request.method == "PATCH" else []
+
     @extend_schema(
         tags=["accounts"], responses={200: MeSerializer, **errors(*AUTH_ERRORS)}, summary="Own profile"
     )
@@ -112,7 +117,7 @@ class MeApi(APIView):
     @extend_schema(
         tags=["accounts"],
         request=ProfileInputSerializer,
-        responses={200: MeSerializer, **errors((400, "invalid"), *AUTH_ERRORS)},
+        responses={200: MeSerializer, **errors((400, "invalid"), (429, "rate_limited"), *AUTH_ERRORS)},
         summary="Change own profile, presence or read receipts",
     )
     def patch(self, request: Request) -> Response:
@@ -120,6 +125,36 @@ class MeApi(APIView):
         data.is_valid(raise_exception=True)
         user = services.profile_update(user=request.user, **data.validated_data)
         return Response(MeSerializer(user, context={"viewer": user}).data)
+
+
+class PasswordChangeApi(APIView):
+    @extend_schema(
+        tags=["accounts"],
+        request=PasswordChangeInputSerializer,
+        responses={
+            204: OpenApiResponse(description="Changed"),
+            **errors((400, "invalid_credentials"), (400, "invalid"), (429, "rate_limited"), *AUTH_ERRORS),
+        },
+        summary="Change own password; every other token and browser session stops working",
+        description="The token or browser session used stays valid; every other device token is "
+        "deleted, every other browser session is logged out, and their open sockets close with "
+        "4401. A wrong `old_password` is 400 `invalid_credentials` and counts as a failed login: "
+        "while the account or address is locked out (5 failures for the account within 15 "
+        "minutes, or 50 from the address) the answer is 429 with Retry-After. The new password "
+        "must pass the password rules (400 `invalid` with `fields.new_password`).",
+    )
+    def post(self, request: Request) -> Response:
+        data = PasswordChangeInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        token = request.auth if isinstance(request.auth, DeviceToken) else None
+        services.password_change(
+            user=request.user,
+            **data.validated_data,
+            address=client_ip(request),
+            token_id=token.pk if token is not None else None,
+            request=request._request,
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class AvatarApi(APIView):
@@ -151,6 +186,8 @@ class UserDetailApi(APIView):
 
 
 class UserSearchApi(APIView):
+    throttle_classes = [ActionThrottle]
+
     @extend_schema(
         tags=["accounts"],
         parameters=[
@@ -159,7 +196,7 @@ class UserSearchApi(APIView):
             OpenApiParameter("after", int, description="Cursor: account numbers above this"),
             OpenApiParameter("limit", int, description="1-100, default 50"),
         ],
-        responses={200: UserPageSerializer, **errors((400, "invalid"), *AUTH_ERRORS)},
+        responses={200: UserPageSerializer, **errors((400, "invalid"), (429, "rate_limited"), *AUTH_ERRORS)},
         summary="Search people by number, username or display name (newest accounts first)",
         operation_id="users_search",
     )

@@ -1,9 +1,11 @@
-"""Forms of the web pages: log in (under the same failed-login limits as the API), sign up, profile,
-friend requests."""
+"""Forms of the web pages: log in (the website's and the admin's, under the same failed-login limits
+as the API), sign up, profile, friend requests."""
 
+import math
 from typing import Any
 
 from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 
 from accounts import services
@@ -15,6 +17,9 @@ from core.net import client_ip
 
 
 class LoginForm(AuthenticationForm):
+    """Checks the password through services.login_with_password, so its failures count with those of
+    `auth/token`, and while locked out even the right password is refused."""
+
     def clean(self) -> dict[str, Any]:
         username = self.cleaned_data.get("username") or ""
         password = self.cleaned_data.get("password") or ""
@@ -27,7 +32,7 @@ class LoginForm(AuthenticationForm):
                     request=self.request,
                 )
             except LoginLockedOut as exc:
-                minutes = max(1, int(exc.headers["Retry-After"]) // 60)
+                minutes = max(1, math.ceil(exc.retry_after / 60))
                 raise forms.ValidationError(
                     f"Too many failed logins. Try again in about {minutes} minute(s).", code="rate_limited"
                 ) from exc
@@ -35,6 +40,12 @@ class LoginForm(AuthenticationForm):
                 raise self.get_invalid_login_error() from exc
             self.confirm_login_allowed(self.user_cache)
         return self.cleaned_data
+
+
+class AdminLoginForm(LoginForm, AdminAuthenticationForm):
+    """`/admin/login/` (admin.site.login_form): the same failed-login limits as every other login,
+    and the admin's own rule that only active staff may log in (AdminAuthenticationForm's
+    confirm_login_allowed and messages)."""
 
 
 class RegisterForm(forms.Form):

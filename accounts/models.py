@@ -6,7 +6,14 @@ Invariants kept here and in the database:
 - Usernames are unique ignoring case.
 - A friendship is two rows, one per side, each with that side's buddy group.
 - At most one pending friend request between two people, whichever way it goes.
+- Credentials end where their data changes (accounts.signals): a deleted DeviceToken closes the
+  sockets opened with it; a new password on an existing user deletes their device tokens and
+  closes their sockets (a browser session stops by its session auth hash); a user saved inactive
+  has their sockets closed. `User.credentials_kept` names credentials a password change keeps.
 """
+
+from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
@@ -21,6 +28,14 @@ class Presence(models.TextChoices):
     AWAY = "away", "Away"
     BUSY = "busy", "Busy"
     INVISIBLE = "invisible", "Invisible"
+
+
+@dataclass(frozen=True)
+class KeptCredentials:
+    """The device token or browser session a password change keeps (the one it was made with)."""
+
+    token_id: int | None = None
+    session_key: str | None = None
 
 
 class HuddleUserManager(UserManager):
@@ -39,6 +54,13 @@ class User(AbstractUser):
 
     objects = HuddleUserManager()
 
+    # Set for one save by a password change that keeps the credentials it was made with (see
+    # accounts.services.password_set); any other new password revokes every credential.
+    credentials_kept: KeptCredentials | None = None
+    # `is_active` as last read from or written to the database (None: unknown), so saving a user
+    # inactive is seen as a deactivation once.
+    stored_is_active: bool | None = None
+
     class Meta:
         constraints = [
             models.UniqueConstraint(Lower("username"), name="user_username_ci_unique"),
@@ -47,6 +69,12 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return f"{self.username} ({self.number})"
+
+    @classmethod
+    def from_db(cls, db: str | None, field_names: Any, values: Any) -> "User":
+        user = super().from_db(db, field_names, values)
+        user.stored_is_active = user.__dict__.get("is_active")
+        return user
 
     def save(self, *args, **kwargs) -> None:
         if self.number is None:

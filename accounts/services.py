@@ -1,11 +1,20 @@
 """Every write to people, tokens, friendships, requests and blocks.
 
 Socket events go out through messaging.realtime after the transaction commits.
+
+Credentials (CONTRACT section 7): a socket lives only as long as the credentials it was opened
+with. The model signals (accounts.signals) call `device_token_deleted` for every deleted token and
+`user_credentials_changed` for every saved user, so logout, the admin, queryset deletes and
+`set_password()` + `save()` all close what they end; `password_change` is the API's way in, and
+keeps the token or session it was made with.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
-from django.contrib.auth import authenticate, password_validation
+from django.contrib.auth import authenticate, password_validation, update_session_auth_hash
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.files.uploadedfile import UploadedFile
@@ -19,15 +28,14 @@ from accounts.errors import (
     AlreadyFriends,
     Blocked,
     InvalidCredentials,
-    LoginLockedOut,
     RequestNotPending,
     RequestPending,
 )
-from accounts.models import Block, DeviceToken, FriendRequest, Friendship, User
+from accounts.models import Block, DeviceToken, FriendRequest, Friendship, KeptCredentials, User
 from accounts.presence import online_user_ids, visible_presence
 from accounts.selectors import are_friends, friend_ids_of, is_blocked_between, user_get_by_number
 from core.exceptions import InvalidInput, NotFound
-from messaging.realtime import close_sockets_on_commit, send_event_on_commit
+from messaging.realtime import close_other_sockets_on_commit, close_sockets_on_commit, send_event_on_commit
 
 # --- Sign-up, tokens, profile ---------------------------------------------------------------------
 
@@ -74,10 +82,49 @@ def device_token_create(*, user: User, user_agent: str = "") -> str:
 
 
 def device_token_delete(*, token: DeviceToken) -> None:
-    """Log a device out: its token stops working and its open sockets are closed."""
-    with transaction.atomic():
-        DeviceToken.objects.filter(pk=token.pk).delete()
+    """Log a device out: its token stops working and its open sockets are closed (by
+    `device_token_deleted`, as for every deleted token)."""
+    DeviceToken.objects.filter(pk=token.pk).delete()
+
+
+# Users whose every socket is being closed by one message: their tokens' own closes are skipped.
+_closing_all_sockets_of: ContextVar[frozenset[int]] = ContextVar(
+    "closing_all_sockets_of", default=frozenset()
+)
+
+
+@contextmanager
+def _one_close_for(user_id: int) -> Iterator[None]:
+    reset = _closing_all_sockets_of.set(_closing_all_sockets_of.get() | {user_id})
+    try:
+        yield
+    finally:
+        _closing_all_sockets_of.reset(reset)
+
+
+def device_token_deleted(*, token: DeviceToken) -> None:
+    """A device token was deleted, by any means (logout, the admin, a queryset): close the sockets
+    opened with it once the deletion commits."""
+    if token.user_id not in _closing_all_sockets_of.get():
         close_sockets_on_commit(token.user_id, token_id=token.pk)
+
+
+def user_credentials_changed(*, user: User, password_changed: bool, deactivated: bool) -> None:
+    """A saved user got a new password or became inactive (accounts.signals). A new password
+    deletes every device token and closes every socket of the user, except the credentials named in
+    `user.credentials_kept` (a password change keeps those it was made with); browser sessions stop
+    by themselves, as their stored session auth hash no longer matches. A deactivated user's sockets
+    all close (their tokens and sessions no longer authenticate an inactive user)."""
+    kept = user.credentials_kept or KeptCredentials()
+    user.credentials_kept = None
+    if password_changed:
+        with transaction.atomic(), _one_close_for(user.pk):
+            DeviceToken.objects.filter(user_id=user.pk).exclude(pk=kept.token_id).delete()
+            close_other_sockets_on_commit(
+                user.pk, keep_token_id=kept.token_id, keep_session_key=kept.session_key
+            )
+    elif deactivated:
+        close_other_sockets_on_commit(user.pk)
 
 
 def session_sockets_close(*, user_id: int, session_key: str | None) -> None:
@@ -87,16 +134,61 @@ def session_sockets_close(*, user_id: int, session_key: str | None) -> None:
 
 
 def login_with_password(*, username: str, password: str, address: str, request: Any = None) -> User:
-    """Check a password under the failed-login limits; raises LoginLockedOut or InvalidCredentials."""
-    retry_after = login_limits.login_retry_after(username=username, address=address)
-    if retry_after is not None:
-        raise LoginLockedOut(retry_after)
+    """Check a password under the failed-login limits (accounts.login_limits: the attempt is counted
+    before the check); raises LoginLockedOut or InvalidCredentials."""
+    attempt = login_limits.attempt_begin(account=login_limits.account_of_username(username), address=address)
     user = authenticate(request, username=username, password=password)
     if user is None:
-        login_limits.login_failed(username=username, address=address)
         raise InvalidCredentials()
-    login_limits.login_succeeded(username=username)
+    login_limits.attempt_succeeded(attempt)
     return user
+
+
+def password_set(
+    *, user: User, password: str, keep_token_id: int | None = None, keep_session_key: str | None = None
+) -> None:
+    """Give `user` a new password (already validated): every device token but `keep_token_id` is
+    deleted and every socket but those opened with the kept token or session closes with 4401."""
+    with transaction.atomic():
+        user.set_password(password)
+        user.credentials_kept = KeptCredentials(token_id=keep_token_id, session_key=keep_session_key)
+        try:
+            user.save(update_fields=["password"])
+        finally:
+            user.credentials_kept = None
+
+
+def password_change(
+    *,
+    user: User,
+    old_password: str,
+    new_password: str,
+    address: str,
+    token_id: int | None = None,
+    request: Any = None,
+) -> None:
+    """`POST me/password`: check the old password as a login (a wrong one counts as a failed login;
+    while locked out, LoginLockedOut), validate the new one with Django's validators (InvalidInput
+    on `new_password`), then set it keeping only the credentials used: the device token `token_id`
+    or, without one, the browser session of `request` (whose stored hash is updated, and whose key
+    is rotated as Django does, so a stolen copy of the cookie stops working)."""
+    attempt = login_limits.attempt_begin(account=login_limits.account_of_user(user.pk), address=address)
+    if not user.check_password(old_password):
+        raise InvalidCredentials("The old password is wrong.")
+    login_limits.attempt_succeeded(attempt)
+    try:
+        password_validation.validate_password(new_password, user)
+    except DjangoValidationError as exc:
+        raise InvalidInput(exc.messages[0], fields={"new_password": list(exc.messages)}) from exc
+    session = getattr(request, "session", None) if token_id is None else None
+    password_set(
+        user=user,
+        password=new_password,
+        keep_token_id=token_id,
+        keep_session_key=session.session_key if session is not None else None,
+    )
+    if session is not None:
+        update_session_auth_hash(request, user)
 
 
 def profile_update(*, user: User, **changes: Any) -> User:

@@ -6,6 +6,7 @@ urlpatterns = [
     *api_path("auth/token", apis.TokenApi.as_view(), "auth-token"),
     *api_path("auth/logout", apis.LogoutApi.as_view(), "auth-logout"),
     *api_path("me", apis.MeApi.as_view(), "me"),
+    *api_path("me/password", apis.PasswordChangeApi.as_view(), "me-password"),
     *api_path("me/avatar", apis.AvatarApi.as_view(), "me-avatar"),
     *api_path("users", apis.UserSearchApi.as_view(), "user-search"),
     *api_path("users/<id:number>", apis.UserDetailApi.as_view(), "user-detail"),

@@ -1,6 +1,8 @@
 """Web pages: welcome/home (friends and friend requests), sign up, log in and out, settings (profile
 and avatar). Every change goes through accounts.services; its errors come back as flash messages."""
 
+import math
+
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
@@ -14,7 +16,9 @@ from accounts import selectors, services
 from accounts.avatars import default_avatar_svg
 from accounts.forms import AvatarForm, FriendRequestForm, LoginForm, ProfileForm, RegisterForm
 from accounts.models import User
-from core.exceptions import ApplicationError
+from core.exceptions import ApplicationError, RateLimited
+from core.net import client_ip
+from core.throttling import rate_check
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -88,9 +92,22 @@ class HuddleLoginView(LoginView):
 
 @require_http_methods(["GET", "POST"])
 def register(request: HttpRequest) -> HttpResponse:
+    """Sign up; every POST counts in the sign-up limit of `auth/register` (429 with the form)."""
     if request.user.is_authenticated:
         return redirect("home")
-    form = RegisterForm(request.POST or None)
+    form = RegisterForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST":
+        try:
+            # The sign-up limit of auth/register (core.throttling.RegisterThrottle): one bucket.
+            rate_check("register", f"ip:{client_ip(request)}")
+        except RateLimited as exc:
+            minutes = max(1, math.ceil(exc.retry_after / 60))
+            form.add_error(
+                None, f"Too many sign-ups from your network. Try again in about {minutes} minute(s)."
+            )
+            response = render(request, "accounts/register.html", {"form": form}, status=429)
+            response["Retry-After"] = (exc.headers or {}).get("Retry-After", str(minutes * 60))
+            return response
     if request.method == "POST" and form.is_valid():
         try:
             user = form.save()
