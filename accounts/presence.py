@@ -15,7 +15,8 @@ from accounts.models import Presence, User
 
 OFFLINE = "offline"
 _KEY = "presence:sockets:{}"
-# A crashed process cannot decrement its counts; they lapse after this and live sockets refresh them.
+# A crashed process cannot decrement its counts; they lapse after this, and open sockets refresh
+# them on `ping` (socket_count_refresh).
 SOCKET_COUNT_TTL = 24 * 3600
 
 
@@ -43,6 +44,16 @@ def socket_closed(user_id: int) -> int:
         cache.delete(key)
         return 0
     return count
+
+
+def socket_count_refresh(user_id: int) -> None:
+    """For a socket that stays open (every few minutes): push the count's expiry back, and if the
+    key vanished meanwhile (expired, or Redis lost its data) count this socket again. One round
+    trip in the usual case. A count restored this way may be lower than the number of open
+    sockets; it never reads offline while one of them keeps refreshing."""
+    key = _key(user_id)
+    if not cache.touch(key, SOCKET_COUNT_TTL):
+        cache.add(key, 1, timeout=SOCKET_COUNT_TTL)
 
 
 def online_user_ids(user_ids: Iterable[int]) -> set[int]:

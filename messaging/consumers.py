@@ -3,8 +3,16 @@
 Protocol rules kept here:
 - Anonymous: accept, then close 4401 (a close before accepting reaches the client as HTTP 403).
 - Binary frame: close 1003; text frame over 64 KiB: close 1009 (invalid UTF-8 is closed with 1007
-  by the server's WebSocket layer). Any other bad frame gets an `error` frame and the socket stays
-  open; an error answering a frame with a `client_id` echoes it.
+  by the server's WebSocket layer). Any other frame, whatever JSON it holds, gets an answer and
+  the socket stays open: not a JSON object with a known string `type` (nesting past the recursion
+  limit included) is `bad_frame`; U+0000 or a lone surrogate in any text is `invalid`; an integer
+  field past 64 bits is `invalid`; an exception nobody expected is `server_error` (logged). An
+  error answering a frame with a `client_id` echoes it. Only the channel layer failing closes the
+  socket (1011), and then `disconnect()` runs, so the user's presence count goes down.
+- Every frame but `ping` is rate limited per user (socket_actions, before any database work).
+- `ping` re-checks the socket's credentials (accounts.socket_auth: token deleted, user
+  deactivated, session gone or password changed: close 4401) and, every few minutes, refreshes
+  the user's online count (accounts.presence) and group membership: one thread hop.
 - The socket joins its user's group (`user.<id>`) before the handshake completes, so it gets every
   event from then on; layer events arrive as {"type": "huddle.event", "event": {...}} and the
   event is forwarded as the frame. Channels dispatches one message at a time per consumer, so a
@@ -31,6 +39,8 @@ from django_redis.exceptions import ConnectionInterrupted
 from redis.exceptions import RedisError
 
 from core.exceptions import ApplicationError, InvalidInput, RateLimited
+from core.routes import MAX_ID
+from core.text import nul_path
 from messaging import presence_events, socket_actions
 from messaging.errors import BodyTooLong, SenderGone
 from messaging.realtime import send_event_async, user_group
@@ -40,6 +50,7 @@ logger = logging.getLogger("huddle.socket")
 MAX_FRAME_BYTES = 64 * 1024
 TYPING_MIN_INTERVAL = 2.0  # seconds between two typing events of one socket in one conversation
 GROUP_REFRESH_SECONDS = 300.0
+PRESENCE_REFRESH_SECONDS = 300.0  # a ping refreshes the online count's expiry at most this often
 MAX_WAITING_FRAMES = 200  # frames of one socket waiting for the database; more is refused
 CHANNEL_LAYER_ERRORS = (RedisError, ConnectionInterrupted, OSError)  # Redis: layer, cache
 CLOSE_UNAUTHENTICATED = 4401
@@ -81,10 +92,66 @@ class RecentIds:
 
 
 def _int_field(frame: dict, name: str) -> int:
+    """An id or cursor: a non-negative integer that fits a 64-bit column (core.routes.MAX_ID)."""
     value = frame.get(name)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_ID:
         raise InvalidInput(f"`{name}` must be a non-negative integer.", fields={name: ["An integer."]})
     return value
+
+
+def _parse_frame(text: str) -> Any:
+    """The frame's JSON value, or None for text that is not JSON (nesting past the recursion
+    limit included: json raises RecursionError there, not ValueError)."""
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+
+
+def _bad_text_path(text: str, frame: Any) -> tuple[str, str] | None:
+    """(field path, message) of the first text in the frame holding U+0000 (core.text) or a lone
+    surrogate (not Unicode text: it could be neither stored nor sent back), else None. Both can
+    only arrive as `\\u` escapes (raw, the one is not JSON and the other not UTF-8), so frames
+    without one are not walked."""
+    if "\\u" not in text:
+        return None
+    if "\\u0000" in text:
+        where = nul_path(frame)
+        if where is not None:
+            return where, "Text may not contain the NUL character (U+0000)."
+    if "\\ud" in text or "\\uD" in text:
+        where = _lone_surrogate_path(frame)
+        if where is not None:
+            return where, "Text must be valid Unicode (no lone surrogates)."
+    return None
+
+
+def _lone_surrogate_path(value: Any) -> str | None:
+    stack: list[tuple[str, Any]] = [("", value)]
+    while stack:
+        where, item = stack.pop()
+        if isinstance(item, str):
+            if not _is_unicode(item):
+                return where or "non_field_errors"
+        elif isinstance(item, dict):
+            for key, inner in item.items():
+                inner_path = f"{where}.{key}" if where else key
+                if not _is_unicode(key):
+                    return inner_path.encode("utf-8", "backslashreplace").decode()
+                stack.append((inner_path, inner))
+        elif isinstance(item, list):
+            stack.extend(
+                (f"{where}.{index}" if where else str(index), inner) for index, inner in enumerate(item)
+            )
+    return None
+
+
+def _is_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class ChatConsumer(AsyncWebsocketConsumer):
@@ -98,6 +165,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
     }
 
     user_id: int | None = None
+    token_id: int | None = None
+    session_key: str | None = None
     joined_group = False
     counted_online = False
 
@@ -108,6 +177,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         self.user_id, self.user_number = user.pk, user.number
+        # The credentials the socket lives by (huddle_close, and the re-check on ping): the device
+        # token of a Token header, else the browser session.
+        self.token_id = self.scope.get("device_token_id")
+        session = self.scope.get("session") if self.token_id is None else None
+        self.session_key = getattr(session, "session_key", None)
         self.delivered = RecentIds()
         self.sending: set[str] = set()  # client_ids of this socket's sends in flight
         self.own_reads: set[tuple[int, int]] = set()
@@ -120,7 +194,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_SERVER_ERROR)
             return
         self.joined_group = True
-        self.group_refreshed = asyncio.get_running_loop().time()
+        self.group_refreshed = self.presence_refreshed = asyncio.get_running_loop().time()
         self.frames: asyncio.Queue = asyncio.Queue(maxsize=MAX_WAITING_FRAMES)
         self.frame_worker = asyncio.get_running_loop().create_task(self._work_frames())
         # Counted online before the handshake completes: a friend who connects right after this
@@ -178,16 +252,38 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if text_data is None:
             await self.close(code=CLOSE_UNSUPPORTED)
             return
-        if len(text_data) > MAX_FRAME_BYTES // 4 and len(text_data.encode()) > MAX_FRAME_BYTES:
+        if (
+            len(text_data) > MAX_FRAME_BYTES // 4
+            and len(text_data.encode("utf-8", "surrogatepass")) > MAX_FRAME_BYTES
+        ):
             await self.close(code=CLOSE_TOO_BIG)
             return
         try:
-            frame = json.loads(text_data)
-        except ValueError:
-            frame = None
+            await self._receive_frame(text_data)
+        except CHANNEL_LAYER_ERRORS:
+            logger.exception("channel layer failed; closing socket")
+            await self.close(code=CLOSE_SERVER_ERROR)
+        except Exception:
+            # The last line of defence: an exception escaping here would end the consumer without
+            # `disconnect()` (the socket closes 1011 and the user stays counted online).
+            logger.exception("socket frame could not be handled")
+            await self.send_error("server_error", "Something went wrong on our side.")
+
+    async def _receive_frame(self, text_data: str) -> None:
+        frame = _parse_frame(text_data)
+        if frame is None:
+            await self.send_error("bad_frame", "Frames are JSON objects with a known `type`.")
+            return
         client_id = frame.get("client_id") if isinstance(frame, dict) else None
         client_id = client_id if isinstance(client_id, str) else None
-        handler = self.HANDLERS.get(frame.get("type")) if isinstance(frame, dict) else None
+        bad_text = _bad_text_path(text_data, frame)
+        if bad_text is not None:
+            where, problem = bad_text
+            echoed = client_id if where != "client_id" else None
+            await self.send_error("invalid", problem, echoed, fields={where: [problem]})
+            return
+        kind = frame.get("type") if isinstance(frame, dict) else None
+        handler = self.HANDLERS.get(kind) if isinstance(kind, str) else None
         if handler is None:
             await self.send_error("bad_frame", "Frames are JSON objects with a known `type`.", client_id)
             return
@@ -206,7 +302,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
         handled in the loop itself.)"""
         while True:
             handler, frame, client_id = await self.frames.get()
-            await self._run(handler, frame, client_id)
+            try:
+                await self._run(handler, frame, client_id)
+            except Exception:  # answering failed too; the next message must still be handled
+                logger.exception("socket frame %s: answering failed", handler)
 
     async def _run(self, handler: str, frame: dict, client_id: str | None) -> None:
         try:
@@ -236,7 +335,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         try:
             message = await in_thread(socket_actions.send_message)(self.user_id, frame)
         finally:
-            self.sending.discard(client_id)
+            if isinstance(client_id, str):
+                self.sending.discard(client_id)
         self.delivered.add(message["id"])
         await self.send_frame({"type": "message.ack", "client_id": client_id, "message": message})
 
@@ -244,6 +344,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         conversation = _int_field(frame, "conversation")
         now = asyncio.get_running_loop().time()
         if now - self.typing_sent.get(conversation, -TYPING_MIN_INTERVAL) < TYPING_MIN_INTERVAL:
+            # Folded into the last one, but it still counts against the limit.
+            await in_thread(socket_actions.typing_rate_check)(self.user_id)
             return
         recipients, number = await in_thread(socket_actions.typing_recipients)(self.user_id, conversation)
         self.typing_sent[conversation] = now
@@ -274,6 +376,18 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def on_ping(self, frame: dict) -> None:
         now = asyncio.get_running_loop().time()
+        refresh_presence = now - self.presence_refreshed >= PRESENCE_REFRESH_SECONDS
+        alive = await in_thread(socket_actions.ping)(
+            self.user_id,
+            token_id=self.token_id,
+            session_key=self.session_key,
+            refresh_presence=refresh_presence,
+        )
+        if not alive:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        if refresh_presence:
+            self.presence_refreshed = now
         if now - self.group_refreshed > GROUP_REFRESH_SECONDS:
             await self.channel_layer.group_add(user_group(self.user_id), self.channel_name)
             self.group_refreshed = now
@@ -301,9 +415,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def huddle_close(self, message: dict) -> None:
         """Credentials ended (messaging.realtime.close_sockets_on_commit and
         close_other_sockets_on_commit): close with 4401 if this socket was opened with them."""
-        own_token = self.scope.get("device_token_id")
-        session = self.scope.get("session")
-        own_session = getattr(session, "session_key", None) if own_token is None else None
+        own_token, own_session = self.token_id, self.session_key
         if message.get("all"):
             kept = (own_token is not None and own_token == message.get("keep_token_id")) or (
                 own_session is not None and own_session == message.get("keep_session_key")

@@ -1,6 +1,6 @@
 """Fixtures of the messaging tests: people, friendships, a direct conversation and a group."""
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
@@ -9,6 +9,7 @@ from messaging import presence_events
 from messaging.conversations import conversation_direct_open, conversation_group_create
 from messaging.models import Conversation, Message
 from messaging.services import message_send
+from tests.messaging.sockets import Socket, open_socket
 
 
 def befriend(a: User, b: User) -> None:
@@ -45,3 +46,19 @@ def send() -> Callable[..., Message]:
         return message
 
     return _send
+
+
+@pytest.fixture
+async def connect() -> AsyncIterator[Callable]:
+    """Open sockets (`await connect(user)`, or `connect(None, token=..., headers=...)`); every one
+    is disconnected at the end of the test."""
+    opened: list[Socket] = []
+
+    async def _connect(user: User | None, **kwargs: object) -> Socket:
+        socket = await open_socket(user, **kwargs)
+        opened.append(socket)
+        return socket
+
+    yield _connect
+    for socket in opened:
+        await socket.close()

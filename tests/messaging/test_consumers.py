@@ -2,7 +2,6 @@
 event, errors, authorization, multi-tab delivery, presence and resync."""
 
 import json
-from collections.abc import AsyncIterator, Callable
 
 import pytest
 from channels.db import database_sync_to_async
@@ -14,26 +13,11 @@ from messaging import consumers, conversations, presence_events, services
 from messaging import sync as sync_module
 from messaging.models import Message
 from tests.messaging.conftest import befriend
-from tests.messaging.sockets import Socket, open_socket
+from tests.messaging.sockets import Socket
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 db = database_sync_to_async
-
-
-@pytest.fixture
-async def connect() -> AsyncIterator[Callable]:
-    """Open sockets; every one is disconnected at the end of the test."""
-    opened: list[Socket] = []
-
-    async def _connect(user: User | None, **kwargs: object) -> Socket:
-        socket = await open_socket(user, **kwargs)
-        opened.append(socket)
-        return socket
-
-    yield _connect
-    for socket in opened:
-        await socket.close()
 
 
 async def send_message(
