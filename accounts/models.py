@@ -18,7 +18,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
-from django.db.models.functions import Greatest, Least, Lower
+from django.db.models.functions import Greatest, Least, Lower, Upper
 
 from accounts.numbers import FIRST_NUMBER, allocate_account_number
 
@@ -66,6 +66,9 @@ class User(AbstractUser):
             models.UniqueConstraint(Lower("username"), name="user_username_ci_unique"),
             models.CheckConstraint(condition=models.Q(number__gte=FIRST_NUMBER), name="user_number_min"),
         ]
+        # Logging in looks the name up with `username__iexact`, which PostgreSQL runs as
+        # UPPER(username) = UPPER(%s): this index serves it (the unique one is on LOWER).
+        indexes = [models.Index(Upper("username"), name="user_username_upper")]
 
     def __str__(self) -> str:
         return f"{self.username} ({self.number})"
