@@ -96,3 +96,14 @@ def test_nul_path_names_the_first_offending_place():
         node = node[0]
     node.append("\x00")
     assert nul_path(deep) is not None
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
+def test_unsafe_methods_on_a_path_no_route_matches_are_404_not_csrf(client, method):
+    client.get("/login/")  # a browser with cookies: CSRF would refuse it if the route existed
+
+    response = client.generic(
+        method, "/api/v1/conversations/%C2%84/read", "{}", content_type="application/json"
+    )
+
+    assert_error(response, 404, "not_found")
