@@ -5,6 +5,7 @@ and ids past 64 bits in a URL match no route (404) — never a 500 (CONTRACT sec
 import json
 
 import pytest
+from django.test import Client
 
 from core.routes import MAX_ID
 from core.text import nul_path
@@ -99,7 +100,8 @@ def test_nul_path_names_the_first_offending_place():
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
-def test_unsafe_methods_on_a_path_no_route_matches_are_404_not_csrf(client, method):
+def test_unsafe_methods_on_a_path_no_route_matches_are_404_not_csrf(method):
+    client = Client(enforce_csrf_checks=True)
     client.get("/login/")  # a browser with cookies: CSRF would refuse it if the route existed
 
     response = client.generic(
