@@ -279,7 +279,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         bad_text = _bad_text_path(text_data, frame)
         if bad_text is not None:
             where, problem = bad_text
-            echoed = client_id if where != "client_id" else None
+            # The client_id is echoed only if it can be sent back (is itself Unicode text).
+            echoed = client_id if where != "client_id" and client_id and _is_unicode(client_id) else None
             await self.send_error("invalid", problem, echoed, fields={where: [problem]})
             return
         kind = frame.get("type") if isinstance(frame, dict) else None

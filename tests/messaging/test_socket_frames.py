@@ -177,6 +177,17 @@ async def test_lone_surrogates_are_invalid(connect, alice, direct):
         text_data=f'{{"type":"message.send","conversation":{direct.pk},"body":"\\ud83d\\ude00","client_id":"e"}}'
     )
     assert (await socket.expect("message.ack"))["message"]["body"] == "😀"
+    # the client_id is echoed when it is fine, never when it is not text
+    await socket.communicator.send_to(
+        text_data=f'{{"type":"message.send","conversation":{direct.pk},"body":"\\udfff","client_id":"ok"}}'
+    )
+    assert (await socket.expect("error"))["client_id"] == "ok"
+    for client_id in ("\\ud800", "\\u0000\\ud800"):
+        await socket.communicator.send_to(
+            text_data=f'{{"type":"message.send","conversation":{direct.pk},"body":"\\udfff","client_id":"{client_id}"}}'
+        )
+        error = await socket.expect("error")
+        assert error["code"] == "invalid" and "client_id" not in error
     await assert_offline_after_close(socket, alice)
 
 
@@ -228,3 +239,54 @@ async def test_many_bad_frames_in_a_row(connect, alice, bob, direct):
         assert (await socket.expect("error"))["type"] == "error"
     await assert_still_answers(socket)
     await assert_offline_after_close(socket, alice)
+
+
+# --- Over a real socket -----------------------------------------------------------------------------
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+async def test_nasty_frames_over_a_real_socket(alice, direct):
+    """Through daphne's WebSocket layer too: each nasty frame is answered, the socket lives on,
+    and after it closes the user is offline; a ping after the token is gone closes 4401 on the wire."""
+    import asyncio
+
+    import websockets
+
+    from accounts.models import DeviceToken
+    from tests.conftest import token_for
+    from tests.messaging.processes import expect, free_port, start_daphne, stop
+
+    port = free_port()
+    server = await asyncio.to_thread(start_daphne, port)
+    try:
+        token = await db(token_for)(alice)
+        url, headers = f"ws://127.0.0.1:{port}/ws/", {"Authorization": f"Token {token}"}
+        nasty = [
+            '{"type": []}',
+            "[" * 60_000,
+            '{"type":"sync","after":1e400}',
+            f'{{"type":"message.send","conversation":{direct.pk},"body":"a\\u0000","client_id":"n"}}',
+            f'{{"type":"message.send","conversation":{direct.pk},"body":"\\ud800","client_id":"\\udc00"}}',
+            '{"type":"ping","raw":"\x00"}',
+            '{"type":"typing","conversation":99999999999999999999999}',
+        ]
+        async with websockets.connect(url, additional_headers=headers) as ws:
+            for text in nasty:
+                await ws.send(text)
+                assert (await expect(ws, "error"))["code"] in {"bad_frame", "invalid"}, text
+                await ws.send('{"type":"ping"}')
+                await expect(ws, "pong")
+        await asyncio.sleep(0.5)  # the server's disconnect() runs after the close handshake
+        assert await db(online_user_ids)([alice.pk]) == set()
+        async with websockets.connect(url, additional_headers=headers) as ws:
+            await ws.send('{"type":"ping"}')
+            await expect(ws, "pong")
+            await db(DeviceToken.objects.filter(user=alice)._raw_delete)("default")
+            await ws.send('{"type":"ping"}')
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                while True:
+                    await asyncio.wait_for(ws.recv(), 5)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+    finally:
+        await asyncio.to_thread(stop, server)
