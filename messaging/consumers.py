@@ -294,7 +294,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
         try:
             self.frames.put_nowait((handler, frame, client_id))
         except asyncio.QueueFull:
-            await self.send_error("rate_limited", "Too many messages waiting; slow down.", client_id)
+            await self.send_error(
+                "rate_limited", "Too many messages waiting; slow down.", client_id, retry_after=1.0
+            )
 
     async def _work_frames(self) -> None:
         """Store the socket's messages one at a time, in order, beside the consumer's own loop:
