@@ -36,6 +36,9 @@ class KeptCredentials:
 
     token_id: int | None = None
     session_key: str | None = None
+    # The kept session's key after the change rotated it (Django's update_session_auth_hash), so
+    # that session's open sockets re-check the session under its new key.
+    session_key_now: str | None = None
 
 
 class HuddleUserManager(UserManager):

@@ -121,7 +121,10 @@ def user_credentials_changed(*, user: User, password_changed: bool, deactivated:
         with transaction.atomic(), _one_close_for(user.pk):
             DeviceToken.objects.filter(user_id=user.pk).exclude(pk=kept.token_id).delete()
             close_other_sockets_on_commit(
-                user.pk, keep_token_id=kept.token_id, keep_session_key=kept.session_key
+                user.pk,
+                keep_token_id=kept.token_id,
+                keep_session_key=kept.session_key,
+                session_key_now=kept.session_key_now,
             )
     elif deactivated:
         close_other_sockets_on_commit(user.pk)
@@ -145,13 +148,27 @@ def login_with_password(*, username: str, password: str, address: str, request: 
 
 
 def password_set(
-    *, user: User, password: str, keep_token_id: int | None = None, keep_session_key: str | None = None
+    *,
+    user: User,
+    password: str,
+    keep_token_id: int | None = None,
+    keep_session_key: str | None = None,
+    request: Any = None,
 ) -> None:
     """Give `user` a new password (already validated): every device token but `keep_token_id` is
-    deleted and every socket but those opened with the kept token or session closes with 4401."""
+    deleted and every socket but those opened with the kept token or session closes with 4401.
+    With the `request` whose session is kept, that session gets the new auth hash and a new key
+    (Django's update_session_auth_hash: a stolen copy of the old cookie stops working), and its
+    open sockets are told the new key, so they stay open and re-check under it."""
     with transaction.atomic():
         user.set_password(password)
-        user.credentials_kept = KeptCredentials(token_id=keep_token_id, session_key=keep_session_key)
+        session_key_now = None
+        if request is not None and keep_session_key is not None:
+            update_session_auth_hash(request, user)  # hashes the new password already set above
+            session_key_now = request.session.session_key
+        user.credentials_kept = KeptCredentials(
+            token_id=keep_token_id, session_key=keep_session_key, session_key_now=session_key_now
+        )
         try:
             user.save(update_fields=["password"])
         finally:
@@ -186,9 +203,8 @@ def password_change(
         password=new_password,
         keep_token_id=token_id,
         keep_session_key=session.session_key if session is not None else None,
+        request=request if session is not None else None,
     )
-    if session is not None:
-        update_session_auth_hash(request, user)
 
 
 def profile_update(*, user: User, **changes: Any) -> User:

@@ -420,11 +420,13 @@ class ChatConsumer(AsyncWebsocketConsumer):
         close_other_sockets_on_commit): close with 4401 if this socket was opened with them."""
         own_token, own_session = self.token_id, self.session_key
         if message.get("all"):
-            kept = (own_token is not None and own_token == message.get("keep_token_id")) or (
-                own_session is not None and own_session == message.get("keep_session_key")
-            )
-            if not kept:
+            kept_token = own_token is not None and own_token == message.get("keep_token_id")
+            kept_session = own_session is not None and own_session == message.get("keep_session_key")
+            if not (kept_token or kept_session):
                 await self.close(code=CLOSE_UNAUTHENTICATED)
+            elif kept_session and message.get("session_key_now"):
+                # The kept session's key was rotated: later credential checks (ping) use the new one.
+                self.session_key = message["session_key_now"]
             return
         token_id, session_key = message.get("token_id"), message.get("session_key")
         if (token_id is not None and token_id == own_token) or (

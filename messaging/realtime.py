@@ -110,14 +110,24 @@ def close_sockets_on_commit(
 
 
 def close_other_sockets_on_commit(
-    user_id: int, *, keep_token_id: int | None = None, keep_session_key: str | None = None
+    user_id: int,
+    *,
+    keep_token_id: int | None = None,
+    keep_session_key: str | None = None,
+    session_key_now: str | None = None,
 ) -> None:
     """After commit, close (4401) every socket of the user except those opened with the device
     token `keep_token_id` or the browser session `keep_session_key` (neither: close them all).
-    For a password change, a deactivation, a revoked token whose id is unknown."""
-    _close_on_commit(
-        user_id, {"all": True, "keep_token_id": keep_token_id, "keep_session_key": keep_session_key}
-    )
+    For a password change, a deactivation, a revoked token whose id is unknown. `session_key_now`
+    is the kept session's new key when the change rotated it: its sockets carry on under it."""
+    fields: dict[str, Any] = {
+        "all": True,
+        "keep_token_id": keep_token_id,
+        "keep_session_key": keep_session_key,
+    }
+    if session_key_now is not None:
+        fields["session_key_now"] = session_key_now
+    _close_on_commit(user_id, fields)
 
 
 def _close_on_commit(user_id: int, fields: dict[str, Any]) -> None:

@@ -93,10 +93,12 @@ async def test_password_change_in_a_browser_keeps_that_sessions_socket(alice):
         assert response.status_code == 204
         await elsewhere_socket.closed_with(4401)
         await token_socket.closed_with(4401)
-        # The change closes nothing of this session. (Its key is rotated, as Django's
-        # update_session_auth_hash does so that a stolen copy of the cookie stops working: a later
-        # re-check of this socket's old key by accounts.socket_auth would find it gone.)
+        # The change closes nothing of this session. Its key is rotated (Django's
+        # update_session_auth_hash, so a stolen copy of the old cookie stops working) and the
+        # socket is told the new key: the credential re-check on ping still finds its session.
         await here_socket.nothing(timeout=0.5)
+        await _still_open(here_socket)
+        await here_socket.nothing(timeout=0.3)
         # and the browser can open a new socket with its (renewed) session
         new_socket = await open_socket(None, headers=_cookie_header(browser))
         await _still_open(new_socket)
