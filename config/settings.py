@@ -88,6 +88,19 @@ TEMPLATES = [
 # --- Database -------------------------------------------------------------------------------
 # CONN_MAX_AGE stays 0: under ASGI every sync call runs on its own thread and persistent
 # connections leak; PostgreSQL uses psycopg's pool instead (PITFALLS: Database and async).
+# The embedded default: a SQLite file in the project root.
+EMBEDDED_DATABASE = {
+    "ENGINE": "django.db.backends.sqlite3",
+    "NAME": BASE_DIR / "db.sqlite3",
+    # IMMEDIATE + WAL + a timeout: daphne and eager Celery write from several threads.
+    # synchronous=FULL: in WAL mode NORMAL may lose the last commits on power loss, and
+    # an acknowledged write (a webhook answered 200) must survive it.
+    "OPTIONS": {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;",
+    },
+}
 DATABASE_URL = env.str("DATABASE_URL", default="")
 if DATABASE_URL:
     DATABASES = {"default": env.db_url_config(DATABASE_URL)}
@@ -101,20 +114,7 @@ if DATABASE_URL:
                 "timeout": env.float("DATABASE_POOL_TIMEOUT", default=30.0),
             }
 else:
-    DATABASES = {
-        "default": {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": BASE_DIR / "db.sqlite3",
-            # IMMEDIATE + WAL + a timeout: daphne and eager Celery write from several threads.
-            # synchronous=FULL: in WAL mode NORMAL may lose the last commits on power loss, and
-            # an acknowledged write (a webhook answered 200) must survive it.
-            "OPTIONS": {
-                "transaction_mode": "IMMEDIATE",
-                "timeout": 20,
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;",
-            },
-        }
-    }
+    DATABASES = {"default": {**EMBEDDED_DATABASE}}  # a copy: Django fills in defaults
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: channel layer, cache, Celery --------------------------------------------------------
