@@ -1,4 +1,5 @@
-"""The API's JSON parser: DRF's, plus the text rules of core.text (no U+0000 anywhere), and JSON
+"""The API's JSON parser: DRF's, plus the input rules of core.input_rules (no U+0000, lone
+surrogate or integer past 64 bits anywhere), and JSON
 nested past Python's recursion limit is 400 `malformed` like any unreadable body (not a 500)."""
 
 from typing import Any
@@ -6,7 +7,7 @@ from typing import Any
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
-from core.text import reject_nul
+from core.input_rules import reject_unstorable
 
 
 class HuddleJSONParser(JSONParser):
@@ -15,5 +16,5 @@ class HuddleJSONParser(JSONParser):
             data = super().parse(stream, media_type, parser_context)
         except RecursionError as exc:
             raise ParseError("JSON parse error - nested too deeply.") from exc
-        reject_nul(data)
+        reject_unstorable(data)
         return data

@@ -10,7 +10,9 @@ from collections.abc import Callable
 
 from django.urls import URLPattern, path, register_converter
 
-MAX_ID = 2**63 - 1
+from core.input_rules import MAX_INT64
+
+MAX_ID = MAX_INT64
 
 
 class IdConverter:

@@ -39,8 +39,8 @@ from django_redis.exceptions import ConnectionInterrupted
 from redis.exceptions import RedisError
 
 from core.exceptions import ApplicationError, InvalidInput, RateLimited
+from core.input_rules import is_storable_text, unstorable_path
 from core.routes import MAX_ID
-from core.text import nul_path
 from messaging import presence_events, socket_actions
 from messaging.errors import BodyTooLong, SenderGone
 from messaging.realtime import send_event_async, user_group
@@ -109,49 +109,13 @@ def _parse_frame(text: str) -> Any:
 
 
 def _bad_text_path(text: str, frame: Any) -> tuple[str, str] | None:
-    """(field path, message) of the first text in the frame holding U+0000 (core.text) or a lone
-    surrogate (not Unicode text: it could be neither stored nor sent back), else None. Both can
-    only arrive as `\\u` escapes (raw, the one is not JSON and the other not UTF-8), so frames
-    without one are not walked."""
+    """(field path, message) of the first text in the frame that cannot be stored (U+0000, a lone
+    surrogate: core.input_rules), else None. Both can only arrive as `\\u` escapes (raw, the one
+    is not JSON and the other not UTF-8), so frames without one are not walked. (Integer fields
+    are bounded where they are read, `_int_field`, and message data by the send service.)"""
     if "\\u" not in text:
         return None
-    if "\\u0000" in text:
-        where = nul_path(frame)
-        if where is not None:
-            return where, "Text may not contain the NUL character (U+0000)."
-    if "\\ud" in text or "\\uD" in text:
-        where = _lone_surrogate_path(frame)
-        if where is not None:
-            return where, "Text must be valid Unicode (no lone surrogates)."
-    return None
-
-
-def _lone_surrogate_path(value: Any) -> str | None:
-    stack: list[tuple[str, Any]] = [("", value)]
-    while stack:
-        where, item = stack.pop()
-        if isinstance(item, str):
-            if not _is_unicode(item):
-                return where or "non_field_errors"
-        elif isinstance(item, dict):
-            for key, inner in item.items():
-                inner_path = f"{where}.{key}" if where else key
-                if not _is_unicode(key):
-                    return inner_path.encode("utf-8", "backslashreplace").decode()
-                stack.append((inner_path, inner))
-        elif isinstance(item, list):
-            stack.extend(
-                (f"{where}.{index}" if where else str(index), inner) for index, inner in enumerate(item)
-            )
-    return None
-
-
-def _is_unicode(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+    return unstorable_path(frame)
 
 
 class ChatConsumer(AsyncWebsocketConsumer):
@@ -280,7 +244,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if bad_text is not None:
             where, problem = bad_text
             # The client_id is echoed only if it can be sent back (is itself Unicode text).
-            echoed = client_id if where != "client_id" and client_id and _is_unicode(client_id) else None
+            echoed = client_id if where != "client_id" and client_id and is_storable_text(client_id) else None
             await self.send_error("invalid", problem, echoed, fields={where: [problem]})
             return
         kind = frame.get("type") if isinstance(frame, dict) else None

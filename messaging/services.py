@@ -33,7 +33,7 @@ from django.utils import timezone
 
 from accounts.models import Block, Friendship, User
 from core.exceptions import Forbidden, InvalidInput
-from core.text import reject_nul
+from core.input_rules import reject_unstorable
 from messaging.errors import (
     Blocked,
     BodyTooLong,
@@ -84,7 +84,7 @@ def _with_transaction_ids(queryset: QuerySet) -> QuerySet:
 def _clean_body(body: Any, *, required: bool) -> str:
     if not isinstance(body, str):
         raise InvalidInput(fields={"body": ["Must be a string."]})
-    reject_nul({"body": body})
+    reject_unstorable({"body": body})
     trimmed = body.strip()
     if required and not trimmed:
         raise InvalidInput("A message needs some text.", fields={"body": ["This field may not be blank."]})
@@ -135,8 +135,9 @@ def _clean_client_data(kind: str, data: Any) -> dict:
 
 def _clean_content(kind: Any, body: Any, data: Any, *, trusted: bool) -> tuple[str, str, dict]:
     """Kind, body and data of a send. Clients (not `trusted`) send text or stickers with the data
-    their kind defines; server-side callers any kind with free-form data. No text anywhere may hold
-    U+0000 (PostgreSQL cannot store it; the socket and server callers reach here directly)."""
+    their kind defines; server-side callers any kind with free-form data. Nothing may hold what
+    cannot be stored or published (core.input_rules: U+0000, lone surrogates, integers past 64
+    bits): the socket and server callers reach here without the API's parser."""
     if kind not in Message.Kind.values or (not trusted and kind not in CLIENT_KINDS):
         raise InvalidInput(
             "Only text and sticker messages can be sent.", fields={"kind": ["Use text or sticker."]}
@@ -147,7 +148,7 @@ def _clean_content(kind: Any, body: Any, data: Any, *, trusted: bool) -> tuple[s
             raise InvalidInput(fields={"data": ["Must be a JSON object."]})
     else:
         data = _clean_client_data(kind, data)
-    reject_nul({"data": data})
+    reject_unstorable({"data": data})
     body = _clean_body(body, required=kind == Message.Kind.TEXT)
     # Ownership of the pack is checked by the store (CONTRACT section 6) once it exists.
     return kind, body, data
@@ -158,7 +159,7 @@ def _clean_client_id(client_id: Any) -> str | None:
         return None
     if not isinstance(client_id, str) or not 1 <= len(client_id) <= CLIENT_ID_MAX_LENGTH:
         raise InvalidInput(fields={"client_id": [f"A string of 1-{CLIENT_ID_MAX_LENGTH} characters."]})
-    reject_nul({"client_id": client_id})
+    reject_unstorable({"client_id": client_id})
     return client_id
 
 

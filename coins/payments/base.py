@@ -13,7 +13,7 @@ from typing import Any
 
 from coins.models import Topup
 from coins.payments.errors import MalformedNotification
-from core.text import reject_nul
+from core.input_rules import reject_unstorable
 
 SUCCEEDED = "payment.succeeded"
 FAILED = "payment.failed"
@@ -62,7 +62,7 @@ class PaymentNotification:
     def from_payload(cls, payload: Any) -> "PaymentNotification":
         if not isinstance(payload, dict):
             raise MalformedNotification("The webhook body must be a JSON object.")
-        reject_nul(payload)  # 400 invalid: PostgreSQL cannot store it (CONTRACT section 4)
+        reject_unstorable(payload)  # 400 invalid: nothing the database cannot store
         problems = {}
         for name, kind, limit in (
             ("event", str, 64),

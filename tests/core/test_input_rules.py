@@ -1,5 +1,6 @@
-"""Input rules applied where requests enter (core.parsers, core.text): U+0000 anywhere in a JSON
-body is 400 `invalid` naming the field, JSON nested past the recursion limit is 400 `malformed`,
+"""Input rules applied where requests enter (core.parsers, core.input_rules): U+0000, a lone
+surrogate or an integer past 64 bits anywhere in a JSON body is 400 `invalid` naming the field,
+JSON nested past the recursion limit is 400 `malformed`,
 and ids past 64 bits in a URL match no route (404) — never a 500 (CONTRACT sections 2 and 4)."""
 
 import json
@@ -7,8 +8,8 @@ import json
 import pytest
 from django.test import Client
 
+from core.input_rules import INTEGER_MESSAGE, NUL_MESSAGE, SURROGATE_MESSAGE, unstorable_path
 from core.routes import MAX_ID
-from core.text import nul_path
 from tests.api_helpers import assert_error
 
 pytestmark = pytest.mark.django_db
@@ -86,17 +87,20 @@ def test_the_largest_64_bit_id_is_an_ordinary_miss(api):
     assert_error(api.get(f"/api/v1/conversations/{MAX_ID}"), 404, "not_found")
 
 
-def test_nul_path_names_the_first_offending_place():
-    assert nul_path({"a": [1, {"b": "ok"}, "x\x00"]}) == "a.2"
-    assert nul_path({"a": {"b": "fine"}}) is None
-    assert nul_path("\x00") == "non_field_errors"
+def test_unstorable_path_names_the_first_offending_place():
+    assert unstorable_path({"a": [1, {"b": "ok"}, "x\x00"]}) == ("a.2", NUL_MESSAGE)
+    assert unstorable_path({"a": {"b": "fine"}, "n": [2**63 - 1, -(2**63), True, 1.5]}) is None
+    assert unstorable_path("\x00") == ("non_field_errors", NUL_MESSAGE)
+    assert unstorable_path({"a": ["\ud800"]}) == ("a.0", SURROGATE_MESSAGE)
+    assert unstorable_path({"a": {"b": 2**63}}) == ("a.b", INTEGER_MESSAGE)
+    assert unstorable_path({"a": -(2**63) - 1}) == ("a", INTEGER_MESSAGE)
     deep: list = []
     node = deep
     for _ in range(50_000):  # far past the recursion limit: the walk is iterative
         node.append([])
         node = node[0]
     node.append("\x00")
-    assert nul_path(deep) is not None
+    assert unstorable_path(deep) is not None
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
@@ -109,3 +113,24 @@ def test_unsafe_methods_on_a_path_no_route_matches_are_404_not_csrf(method):
     )
 
     assert_error(response, 404, "not_found")
+
+
+def test_a_lone_surrogate_in_a_money_request_is_invalid_not_a_crash(api, user, friends, make_user):
+    bob = make_user()
+    friends(user, bob)
+    raw = '{"to": NUMBER, "amount": 1, "memo": "\\ud800"}'.replace("NUMBER", str(bob.number))
+
+    response = api.generic(
+        "POST", "/api/v1/coins/transfers", raw, content_type="application/json", HTTP_IDEMPOTENCY_KEY="k1"
+    )
+
+    assert assert_error(response, 400, "invalid")["fields"] == {"memo": [SURROGATE_MESSAGE]}
+
+
+@pytest.mark.parametrize("number", [2**63, 2**64, -(2**63) - 1])
+def test_integers_past_64_bits_in_a_body_are_invalid(api, number):
+    raw = json.dumps({"kind": "group", "title": "t", "members": [number]})
+
+    response = post_json(api, "/api/v1/conversations", raw)
+
+    assert assert_error(response, 400, "invalid")["fields"] == {"members.0": [INTEGER_MESSAGE]}

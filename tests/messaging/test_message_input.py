@@ -140,7 +140,8 @@ def test_nul_is_refused_in_an_edit(alice, group):
 def test_bad_data_over_http_is_400_with_fields_data(alice, direct, client_for, payload):
     response = client_for(alice).post(f"/api/v1/conversations/{direct.pk}/messages", payload, format="json")
     assert_error(response, 400, "invalid")
-    assert "data" in response.json()["fields"]
+    # `data` or the place inside it (an integer past 64 bits is named where it is: core.input_rules)
+    assert [name for name in response.json()["fields"] if name.split(".")[0] == "data"]
     assert Message.objects.count() == 0
 
 
