@@ -165,6 +165,9 @@ def password_set(
         session_key_now = None
         if request is not None and keep_session_key is not None:
             update_session_auth_hash(request, user)  # hashes the new password already set above
+            # Stored now, not when the response goes out: the session's sockets re-check it on
+            # their next ping, which may come before that.
+            request.session.save()
             session_key_now = request.session.session_key
         user.credentials_kept = KeptCredentials(
             token_id=keep_token_id, session_key=keep_session_key, session_key_now=session_key_now
