@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "messaging",
     "coins",
     "store",
+    "redpackets",
     "demo",
 ]
 
@@ -174,6 +175,16 @@ CELERY_BEAT_SCHEDULE = {
     "reconcile-ledger-nightly": {
         "task": "coins.tasks.reconcile_ledger",
         "schedule": crontab(hour=3, minute=30),
+    },
+    # VIP auto-renewal: charges each due membership once per period (store.tasks).
+    "renew-memberships": {
+        "task": "store.tasks.renew_memberships",
+        "schedule": timedelta(minutes=15),
+    },
+    # Red packets 24 hours old give what is left back to their sender, once (redpackets.tasks).
+    "expire-red-packets": {
+        "task": "redpackets.tasks.expire_red_packets",
+        "schedule": timedelta(minutes=5),
     },
 }
 

@@ -24,6 +24,8 @@ urlpatterns = [
     path("api/v1/", include("accounts.urls")),
     path("api/v1/", include("messaging.urls")),
     path("api/v1/", include("coins.urls")),
+    path("api/v1/", include("store.urls")),
+    path("api/v1/", include("redpackets.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     re_path(r"^api/(?P<path>.*)$", core_views.api_not_found),

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class RedPacketsConfig(AppConfig):
+    name = "redpackets"
+    verbose_name = "Red packets"

@@ -1,0 +1,3 @@
+"""Red-packet API routes (CONTRACT section 6)."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Store API routes (CONTRACT section 6)."""
+
+urlpatterns: list = []
