@@ -1,5 +1,6 @@
-"""Web pages: welcome/home (friends and friend requests), sign up, log in and out, settings (profile
-and avatar). Every change goes through accounts.services; its errors come back as flash messages."""
+"""Web pages: welcome/home (the chat page's shell and initial data), friend requests by form, sign
+up, log in and out, settings (profile and avatar). Every change goes through accounts.services; its
+errors come back as flash messages."""
 
 import math
 
@@ -8,7 +9,9 @@ from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView
 from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -16,26 +19,46 @@ from accounts import selectors, services
 from accounts.avatars import default_avatar_svg
 from accounts.forms import AvatarForm, FriendRequestForm, LoginForm, ProfileForm, RegisterForm
 from accounts.models import User
+from accounts.serializers import FriendRequestSerializer, FriendSerializer, MeSerializer
 from core.exceptions import ApplicationError, RateLimited
 from core.net import client_ip
 from core.throttling import rate_check
 
+# The composer's limit: a text message's body holds at most this many characters (CONTRACT
+# section 4). Kept here, not imported from messaging: accounts sits below messaging in the layers.
+MESSAGE_BODY_MAX = 4000
+
 
 def home(request: HttpRequest) -> HttpResponse:
+    """The welcome page, or for a logged-in person the chat: a page shell whose modules
+    (static/js/chat/) render it from the initial data below and then live on the HTTP API and the
+    socket. The data has the API's own shapes (me, friends, pending requests), so the page treats
+    it exactly like a later `GET me` / `friends` / `friends/requests`."""
     if not request.user.is_authenticated:
         return render(request, "home/welcome.html")
-    friendships = list(selectors.friendships_of(request.user))
-    incoming, outgoing = selectors.friend_requests_pending(request.user)
-    return render(
-        request,
-        "home/home.html",
-        {
-            "friendships": friendships,
-            "incoming": incoming,
-            "outgoing": outgoing,
-            "request_form": FriendRequestForm(),
+    user = request.user
+    friendships = list(selectors.friendships_of(user))
+    incoming, outgoing = selectors.friend_requests_pending(user)
+    people = [f.friend for f in friendships] + [r.from_user for r in incoming] + [r.to_user for r in outgoing]
+    context = selectors.user_render_context(user, [*people, user])
+    chat_data = {
+        "me": MeSerializer(user, context={"viewer": user}).data,
+        "friends": FriendSerializer(friendships, many=True, context=context).data,
+        "requests": {
+            "incoming": FriendRequestSerializer(incoming, many=True, context=context).data,
+            "outgoing": FriendRequestSerializer(outgoing, many=True, context=context).data,
         },
-    )
+        "csrf_token": get_token(request),
+        "body_max": MESSAGE_BODY_MAX,
+        "urls": {
+            "api": "/api/v1/",
+            "socket": "/ws/",
+            "login": reverse("login"),
+            # "{number}" is replaced by the page (avatars of people known only by number).
+            "default_avatar": reverse("default-avatar", args=[10000]).replace("10000", "{number}"),
+        },
+    }
+    return render(request, "home/chat.html", {"chat_data": chat_data})
 
 
 @login_required

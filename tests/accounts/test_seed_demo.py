@@ -141,12 +141,19 @@ def test_alice_sees_the_seeded_friends_and_request_on_her_home_page(client: Clie
     seed()
     client.force_login(person("alice"))
 
-    html = client.get("/").content.decode()
+    response = client.get("/")
 
-    assert "<h3>Classmates</h3>" in html
-    assert "<h3>Family</h3>" in html
-    assert "Bob Li" in html
-    assert "Erin Liu" in html
+    assert response.templates[0].name == "home/chat.html"
+    data = response.context["chat_data"]
+    groups = {f["user"]["display_name"]: f["group"] for f in data["friends"]}
+    assert groups["Bob Li"] == "Classmates"
+    assert "Family" in groups.values()
+    [request] = data["requests"]["incoming"]
+    assert request["from"]["display_name"] == "Erin Liu"
+    assert "we met at the meetup" in request["message"]
+    html = response.content.decode()
+    assert 'id="chat-data"' in html
+    assert "Bob Li" in html  # in the page's data script
     assert "we met at the meetup" in html
 
 

@@ -1,7 +1,9 @@
-"""The website's account pages (CONTRACT section 8): welcome and home, log in and out, sign up,
-settings, friend requests from the home page, error pages and the default avatar."""
+"""The website's account pages (CONTRACT section 8): welcome and home (the chat page's shell and
+its initial data), log in and out, sign up, settings, friend requests by form, error pages and the
+default avatar."""
 
 import io
+import json
 import re
 from collections.abc import Callable
 
@@ -30,6 +32,13 @@ def first_template(response) -> str:
     return response.templates[0].name
 
 
+def chat_data(response) -> dict:
+    """The chat page's initial data, as the browser reads it (the json_script element)."""
+    found = re.search(r'<script id="chat-data" type="application/json">(.*?)</script>', page(response), re.S)
+    assert found, "the chat page has no #chat-data script"
+    return json.loads(found.group(1))
+
+
 def logged_in_user_id(client: Client) -> str | None:
     return client.session.get(SESSION_KEY)
 
@@ -54,7 +63,36 @@ def test_home_shows_the_welcome_page_to_anonymous_visitors(client: Client) -> No
     assert "Friend requests" not in html
 
 
-def test_home_groups_friends_by_buddy_group_and_lists_incoming_requests(
+def test_home_of_a_logged_in_user_is_the_chat_page_with_its_named_parts(client: Client, user: User) -> None:
+    client.force_login(user)
+
+    response = client.get("/")
+
+    assert response.status_code == 200
+    assert first_template(response) == "home/chat.html"
+    html = page(response)
+    # The accessible names browser tests and assistive technology find the parts by (CONTRACT 8).
+    assert 'aria-label="Conversations"' in html
+    assert 'aria-label="Messages"' in html
+    assert re.search(r'<label for="composer-input"[^>]*>Message</label>', html)
+    assert re.search(r'<button type="submit" id="composer-send">Send</button>', html)
+    assert 'aria-label="Balance"' in html
+    assert 'role="status" aria-label="Connection"' in html
+    # Modules only, no inline script (CSP script-src 'self'): the data is a JSON script element.
+    assert re.search(r'<script type="module" src="/static/js/chat/main\.js">', html)
+    assert '<link rel="stylesheet" href="/static/css/chat.css">' in html
+    assert re.findall(r"<script(?![^>]*\bsrc=)(?![^>]*application/json)[^>]*>", html) == []
+    data = chat_data(response)
+    assert data["me"]["number"] == user.number
+    assert data["me"]["display_name"] == user.display_name
+    assert data["body_max"] == 4000
+    assert data["urls"]["api"] == "/api/v1/"
+    assert data["urls"]["socket"] == "/ws/"
+    assert data["urls"]["default_avatar"] == "/avatars/default/{number}.svg"
+    assert data["csrf_token"]
+
+
+def test_home_data_has_friends_by_buddy_group_and_pending_requests(
     client: Client, user: User, make_user: Callable[..., User]
 ) -> None:
     # given
@@ -68,48 +106,63 @@ def test_home_groups_friends_by_buddy_group_and_lists_incoming_requests(
     FriendRequestFactory(from_user=asker, to_user=user, message="Met you at the meetup")
     answered = make_user(display_name="Old Request")
     FriendRequestFactory(from_user=answered, to_user=user, status=FriendRequest.Status.DECLINED)
+    asked = make_user(display_name="Fay Asked")
+    FriendRequestFactory(from_user=user, to_user=asked)
     client.force_login(user)
 
     # when
-    response = client.get("/")
+    data = chat_data(client.get("/"))
 
-    # then
-    assert response.status_code == 200
-    assert first_template(response) == "home/home.html"
-    html = page(response)
-    headings = re.findall(r"<h3>(.*?)</h3>", html)
-    assert headings[:3] == ["Classmates", "Family", Friendship.DEFAULT_GROUP]
-    classmates, family, default = (html.index(f"<h3>{h}</h3>") for h in headings[:3])
-    assert classmates < html.index("Bob Classmate") < family < html.index("Dana Cousin") < default
-    assert default < html.index("Carl Other")
-    assert f"#{classmate.number}" in html
-    assert "Erin Asker" in html
-    assert "Met you at the meetup" in html
-    assert "Old Request" not in html
-    assert f'action="/friends/requests/{asker.friend_requests_sent.get().pk}/accept/"' in html
+    # then: the API's shapes (GET friends, GET friends/requests)
+    friends = [(f["group"], f["user"]["display_name"]) for f in data["friends"]]
+    assert friends == [
+        ("Classmates", "Bob Classmate"),
+        ("Family", "Dana Cousin"),
+        (Friendship.DEFAULT_GROUP, "Carl Other"),
+    ]
+    first = data["friends"][0]["user"]
+    assert set(first) == {"number", "username", "display_name", "signature", "avatar_url", "presence"}
+    assert first["number"] == classmate.number
+    assert first["presence"] == "offline"
+    [incoming] = data["requests"]["incoming"]
+    assert (incoming["from"]["display_name"], incoming["message"]) == ("Erin Asker", "Met you at the meetup")
+    assert incoming["id"] == asker.friend_requests_sent.get().pk
+    assert [r["to"]["display_name"] for r in data["requests"]["outgoing"]] == ["Fay Asked"]
+    assert "Old Request" not in page(client.get("/"))
 
 
-def test_home_without_friends_shows_the_users_number(client: Client, user: User) -> None:
+def test_home_without_friends_has_empty_lists_and_shows_the_users_number(client: Client, user: User) -> None:
     client.force_login(user)
 
-    html = page(client.get("/"))
+    response = client.get("/")
 
-    assert f"No friends yet. Share your number: {user.number}." in html
-    assert "No requests waiting for you." in html
+    data = chat_data(response)
+    assert data["friends"] == []
+    assert data["requests"] == {"incoming": [], "outgoing": []}
+    assert f"#{user.number}" in page(response)
 
 
 def test_home_escapes_names_and_messages(client: Client, user: User, make_user: Callable[..., User]) -> None:
     friend = make_user(display_name="<b>Bold</b>")
     make_friends(user, friend, group="<i>group</i>")
     FriendRequestFactory(from_user=make_user(), to_user=user, message="<script>alert(1)</script>")
+    user.display_name = "</script><b>Me</b>"
+    user.save(update_fields=["display_name"])
     client.force_login(user)
 
-    html = page(client.get("/"))
+    response = client.get("/")
 
+    html = page(response)
     assert "<b>Bold</b>" not in html
-    assert "&lt;b&gt;Bold&lt;/b&gt;" in html
     assert "<i>group</i>" not in html
-    assert "<script>" not in html
+    assert "<script>alert" not in html
+    assert "<b>Me</b>" not in html
+    assert "&lt;/script&gt;&lt;b&gt;Me&lt;/b&gt;" in html  # the server-rendered name
+    data = chat_data(response)  # the JSON escapes <, > and &, and reads back as the same text
+    assert data["friends"][0]["user"]["display_name"] == "<b>Bold</b>"
+    assert data["friends"][0]["group"] == "<i>group</i>"
+    assert data["requests"]["incoming"][0]["message"] == "<script>alert(1)</script>"
+    assert data["me"]["display_name"] == "</script><b>Me</b>"
 
 
 # --- /login/ -------------------------------------------------------------------------------------
@@ -133,7 +186,7 @@ def test_login_with_the_right_password_logs_in_and_redirects_home(client: Client
     assert response.status_code == 302
     assert response["Location"] == "/"
     assert logged_in_user_id(client) == str(user.pk)
-    assert first_template(client.get("/")) == "home/home.html"
+    assert first_template(client.get("/")) == "home/chat.html"
 
 
 def test_login_ignores_the_case_of_the_username(client: Client, user: User) -> None:
@@ -480,9 +533,8 @@ def test_sending_a_friend_request_by_account_number(client: Client, user: User, 
     assert response.redirect_chain == [("/", 302)]
     request = FriendRequest.objects.get(from_user=user, to_user=other)
     assert (request.status, request.message) == (FriendRequest.Status.PENDING, "Hello!")
-    html = page(response)
-    assert f"Friend request sent to Far Friend (#{other.number})." in html
-    assert "Sent" in html
+    assert f"Friend request sent to Far Friend (#{other.number})." in page(response)
+    assert [r["to"]["number"] for r in chat_data(response)["requests"]["outgoing"]] == [other.number]
 
 
 @pytest.mark.parametrize(
@@ -553,10 +605,12 @@ def test_accepting_a_friend_request_makes_friends(client: Client, user: User) ->
     assert request.status == FriendRequest.Status.ACCEPTED
     assert Friendship.objects.filter(user=user, friend=request.from_user).exists()
     assert Friendship.objects.filter(user=request.from_user, friend=user).exists()
-    html = page(response)
-    assert "You and Asker are now friends." in html
-    assert "No requests waiting for you." in html
-    assert f"<h3>{Friendship.DEFAULT_GROUP}</h3>" in html
+    assert "You and Asker are now friends." in page(response)
+    data = chat_data(response)
+    assert data["requests"]["incoming"] == []
+    assert [(f["group"], f["user"]["display_name"]) for f in data["friends"]] == [
+        (Friendship.DEFAULT_GROUP, "Asker")
+    ]
 
 
 def test_declining_a_friend_request(client: Client, user: User) -> None:
@@ -569,6 +623,7 @@ def test_declining_a_friend_request(client: Client, user: User) -> None:
     assert request.status == FriendRequest.Status.DECLINED
     assert not Friendship.objects.exists()
     assert "You declined the request from Asker." in page(response)
+    assert chat_data(response)["requests"]["incoming"] == []
 
 
 def test_only_the_recipient_can_answer_a_request(client: Client, user: User) -> None:
