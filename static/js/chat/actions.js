@@ -58,9 +58,9 @@ export async function openConversation(conversationId) {
     thread.loading = true;
     try {
       const page = await get(`conversations/${conversationId}/messages?limit=${HISTORY_PAGE}`);
-      page.results.forEach((message) => store.addMessage(message, { countUnread: false }));
       thread.hasMoreBefore = page.has_more;
       thread.loaded = true;
+      store.addHistory(conversationId, page.results);
     } catch (error) {
       notify(error.message);
     } finally {
@@ -80,8 +80,8 @@ export async function loadOlder(conversationId) {
   try {
     const cursor = oldest ? `&before=${oldest.id}` : "";
     const page = await get(`conversations/${conversationId}/messages?limit=${HISTORY_PAGE}${cursor}`);
-    page.results.forEach((message) => store.addMessage(message, { countUnread: false }));
     thread.hasMoreBefore = page.has_more;
+    store.addHistory(conversationId, page.results);
   } catch (error) {
     notify(error.message);
   } finally {

@@ -164,8 +164,15 @@ export function setMembers(conversationId, members) {
 
 // --- Messages ---------------------------------------------------------------------------------------
 
+// A page of history: one render for all of it.
+export function addHistory(conversationId, messages) {
+  for (const message of messages) addMessage(message, { countUnread: false, quiet: true });
+  emit("conversations");
+  emit("thread", conversationId);
+}
+
 // A message from history, an ack, `message.new` or sync. Returns true if it was new to the page.
-export function addMessage(message, { countUnread = true, seenNow = false } = {}) {
+export function addMessage(message, { countUnread = true, seenNow = false, quiet = false } = {}) {
   const id = message.conversation;
   const conversationThread = thread(id);
   const isNew = !conversationThread.messages.has(message.id);
@@ -185,11 +192,13 @@ export function addMessage(message, { countUnread = true, seenNow = false } = {}
     if (isNew && countUnread && fromOther && !message.recalled && !seenNow && message.id > (conversation.last_read_id || 0)) {
       conversation.unread_count = (conversation.unread_count || 0) + 1;
     }
-    emit("conversations");
-    emit("unread");
+    if (!quiet) {
+      emit("conversations");
+      emit("unread");
+    }
   }
   if (message.sender) clearTyping(id, message.sender.number);
-  emit("thread", id);
+  if (!quiet) emit("thread", id);
   return isNew;
 }
 

@@ -276,7 +276,8 @@ function renderMessages({ toBottom = false } = {}) {
   let anchor = null;
   let anchorOffset = 0;
   if (!stick) {
-    for (const node of list.children) {
+    // Day separators move when older messages of their day arrive: anchor on messages only.
+    for (const node of list.querySelectorAll(":scope > li.msg")) {
       if (node.offsetTop + node.offsetHeight > scroller.scrollTop) {
         anchor = node;
         anchorOffset = node.offsetTop - scroller.scrollTop;
