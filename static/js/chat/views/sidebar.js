@@ -227,7 +227,7 @@ function renderFriends() {
         el("h3", { id: headingId }, group, " ", el("small", { class: "muted", "aria-hidden": "true" }, `${online}/${members.length}`)),
         el(
           "ul",
-          { class: "friend-list", "aria-labelledby": headingId },
+          { class: "friend-list" },
           members.map((friend) => {
             const presence = store.presenceOf(friend.user.number);
             return el(
