@@ -350,3 +350,20 @@ def test_ledger_check_is_ok_afterwards(alice, bob, carol, group, capsys):
     red_packet_expire(red_packet_id=packet.pk, now=packet.expires_at)
     call_command("ledger_check")
     assert '"ok": true' in capsys.readouterr().out
+
+
+def test_a_claim_costs_the_same_queries_whatever_the_packet_size(alice, make_user):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    grant(alice, 1000)
+    costs = []
+    for size in (3, 30):
+        people = [make_user() for _ in range(size)]
+        conversation = group_of(alice, *people)
+        packet = send(alice, conversation, total=size * 10, count=size)
+        red_packet_claim(user=people[0], red_packet_id=packet.pk)  # wallets and escrow exist
+        with CaptureQueriesContext(connection) as queries:
+            red_packet_claim(user=people[1], red_packet_id=packet.pk)
+        costs.append(len(queries))
+    assert costs[0] == costs[1]
