@@ -34,6 +34,7 @@ from django.utils import timezone
 from accounts.models import Block, Friendship, User
 from core.exceptions import Forbidden, InvalidInput
 from core.input_rules import reject_unstorable
+from messaging.content_rules import content_rules_check
 from messaging.errors import (
     Blocked,
     BodyTooLong,
@@ -150,7 +151,7 @@ def _clean_content(kind: Any, body: Any, data: Any, *, trusted: bool) -> tuple[s
         data = _clean_client_data(kind, data)
     reject_unstorable({"data": data})
     body = _clean_body(body, required=kind == Message.Kind.TEXT)
-    # Ownership of the pack is checked by the store (CONTRACT section 6) once it exists.
+    # Ownership of a sticker's pack is the store's check (messaging.content_rules).
     return kind, body, data
 
 
@@ -330,6 +331,9 @@ def message_send(
     """
     kind, body, data = _clean_content(kind, body, data, trusted=trusted)
     client_id = _clean_client_id(client_id)
+    if not trusted:
+        # Whether the sender may use what the message refers to (the store: sticker packs).
+        content_rules_check(kind=kind, sender_id=sender if isinstance(sender, int) else sender.pk, data=data)
     # A repeated client_id is found by its unique index at the insert below (no lookup first:
     # every send would pay for it).
     if _on_postgres():

@@ -1,3 +1,11 @@
 """Store API routes (CONTRACT section 6)."""
 
-urlpatterns: list = []
+from core.routes import api_path
+from store import apis
+
+urlpatterns = [
+    *api_path("store/items", apis.ItemListApi.as_view(), "store-items"),
+    *api_path("store/purchases", apis.PurchaseListCreateApi.as_view(), "store-purchases"),
+    *api_path("store/inventory", apis.InventoryApi.as_view(), "store-inventory"),
+    *api_path("store/vip", apis.VipApi.as_view(), "store-vip"),
+]

@@ -15,6 +15,7 @@ from django.db import transaction
 from accounts.demo import DEMO_PASSWORD, seed_accounts
 from coins.demo import seed_coin_packages, seed_coins
 from messaging.demo import seed_messaging
+from store.demo import seed_store_catalog
 
 
 class Command(BaseCommand):
@@ -23,10 +24,11 @@ class Command(BaseCommand):
     def handle(self, *args: object, **options: object) -> None:
         with transaction.atomic():
             seed_coin_packages()
+            seed_store_catalog()
             if not settings.DEBUG:
                 self.stdout.write(
                     self.style.SUCCESS(
-                        "Catalog ready (top-up packages). DEBUG is off: no demo accounts were created."
+                        "Catalogs ready (top-up packages, store items). DEBUG is off: no demo accounts."
                     )
                 )
                 return
