@@ -38,6 +38,7 @@ urlpatterns = [
     re_path(r"^media/avatars/(?P<path>.+)$", avatar_file, name="avatar-file"),
     path("", include("accounts.web_urls")),
     path("", include("coins.web_urls")),
+    path("", include("store.web_urls")),
 ]
 
 handler404 = "core.web.page_not_found"
