@@ -5,7 +5,7 @@
   "use strict";
 
   var ALLOWED_TYPES = ["image/png", "image/jpeg", "image/webp"];
-  var t = typeof window.gettext === "function" ? window.gettext : function (text) { return text; };
+  var gettext = typeof window.gettext === "function" ? window.gettext : function (text) { return text; };
 
   function enhance(form) {
     var input = form.querySelector('input[type="file"]');
@@ -25,8 +25,8 @@
     }
 
     function problemWith(file) {
-      if (ALLOWED_TYPES.indexOf(file.type) === -1) return t("Choose a PNG, JPEG or WebP image.");
-      if (file.size > maxBytes) return t("The image is larger than 1 MiB. Choose a smaller one.");
+      if (ALLOWED_TYPES.indexOf(file.type) === -1) return gettext("Choose a PNG, JPEG or WebP image.");
+      if (file.size > maxBytes) return gettext("The image is larger than 1 MiB. Choose a smaller one.");
       return "";
     }
 
@@ -50,7 +50,7 @@
 
     form.addEventListener("submit", function (event) {
       var file = input.files && input.files[0];
-      var problem = file ? problemWith(file) : t("Choose an image first.");
+      var problem = file ? problemWith(file) : gettext("Choose an image first.");
       if (problem) {
         event.preventDefault();
         showError(problem);
