@@ -9,6 +9,10 @@ from coins.receipts import receipt_number
 from core.fields import StrictIntegerField
 from store.models import MAX_QUANTITY, Entitlement, Item, Purchase, Sticker
 
+# A plain string in the schema: a second enum of fields named `kind` would need a settings entry
+# (ENUM_NAME_OVERRIDES) to be named without a warning.
+KIND_HELP = "One of " + ", ".join(Item.Kind.values) + "."
+
 
 class StickerSerializer(serializers.ModelSerializer):
     image_url = serializers.SerializerMethodField()
@@ -28,6 +32,7 @@ class ItemSerializer(serializers.ModelSerializer):
     owned = serializers.SerializerMethodField()
     stickers = serializers.SerializerMethodField()
     color = serializers.CharField(help_text="Name colours and bubbles: #rrggbb; otherwise empty.")
+    kind = serializers.CharField(help_text=KIND_HELP)
 
     class Meta:
         model = Item
@@ -103,7 +108,7 @@ class PurchaseSerializer(serializers.ModelSerializer):
 
 class InventoryLineSerializer(serializers.ModelSerializer):
     sku = serializers.CharField(source="item.sku")
-    kind = serializers.ChoiceField(source="item.kind", choices=Item.Kind.choices)
+    kind = serializers.CharField(source="item.kind", help_text=KIND_HELP)
 
     class Meta:
         model = Entitlement
