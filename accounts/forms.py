@@ -23,6 +23,13 @@ class LoginForm(AuthenticationForm):
     """Checks the password through services.login_with_password, so its failures count with those of
     `auth/token`, and while locked out even the right password is refused."""
 
+    # Usernames ignore case here (HuddleUserManager), so Django's "both fields may be
+    # case-sensitive" would mislead.
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": _("Please enter a correct username and password. Passwords are case-sensitive."),
+    }
+
     def clean(self) -> dict[str, Any]:
         username = self.cleaned_data.get("username") or ""
         password = self.cleaned_data.get("password") or ""
@@ -46,6 +53,8 @@ class AdminLoginForm(LoginForm, AdminAuthenticationForm):
     """`/admin/login/` (admin.site.login_form): the same failed-login limits as every other login,
     and the admin's own rule that only active staff may log in (AdminAuthenticationForm's
     confirm_login_allowed and messages)."""
+
+    error_messages = AdminAuthenticationForm.error_messages
 
 
 def minutes_from(seconds: float | int | None) -> int:
