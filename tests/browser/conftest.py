@@ -19,10 +19,10 @@ from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.contrib.sessions.backends.db import SessionStore
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Dialog, Page, expect, sync_playwright
 
 from accounts.models import User
-from tests.browser.pages import connection_status
+from tests.browser.pages import connection_status, language_of, translated
 from tests.factories import PASSWORD
 from tests.messaging.processes import free_port, start_daphne, stop
 
@@ -111,7 +111,7 @@ def give_password_daphne_checks(user: User) -> None:
 
 @dataclass
 class Person:
-    user: User
+    name: str
     context: BrowserContext
     page: Page
     problems: list[str] = field(default_factory=list)
@@ -131,9 +131,8 @@ class People:
         expects the browser to log the refused reconnections)."""
         self.tolerated.append(re.compile(pattern))
 
-    def context(
-        self, *, phone: bool = False, locale: str = "en-US"
-    ) -> tuple[BrowserContext, Page, list[str]]:
+    def anonymous(self, *, phone: bool = False, locale: str = "en-US", name: str = "anonymous") -> Page:
+        """A fresh browser (nobody logged in) with a blank page, watched."""
         context = self.browser.new_context(
             viewport=PHONE if phone else DESKTOP,
             locale=locale,
@@ -142,23 +141,24 @@ class People:
         )
         context.set_default_timeout(TIMEOUT_MS)
         page = context.new_page()
-        problems: list[str] = []
+        person = Person(name, context, page)
+        self.opened.append(person)
 
-        def on_console(message: object) -> None:
+        def on_console(message: ConsoleMessage) -> None:
             if message.type != "error":
                 return
             seen = f"{message.text} ({message.location.get('url')})"
             if not any(pattern.search(seen) for pattern in self.tolerated):
-                problems.append(f"console.error: {seen}")
+                person.problems.append(f"console.error: {seen}")
 
-        def on_dialog(dialog: object) -> None:
-            problems.append(f"JavaScript {dialog.type} dialog: {dialog.message!r}")
+        def on_dialog(dialog: Dialog) -> None:
+            person.problems.append(f"JavaScript {dialog.type} dialog: {dialog.message!r}")
             dialog.dismiss()
 
         page.on("console", on_console)
-        page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+        page.on("pageerror", lambda error: person.problems.append(f"page error: {error}"))
         page.on("dialog", on_dialog)
-        return context, page, problems
+        return page
 
     def open(
         self,
@@ -169,28 +169,30 @@ class People:
         through_login_form: bool = False,
         path: str = "/",
     ) -> Page:
-        """`user`'s browser, logged in, at `path` (the chat by default, connected)."""
-        context, page, problems = self.context(phone=phone, locale=locale)
+        """`user`'s browser, logged in, at `path` (the chat by default, then connected)."""
+        page = self.anonymous(phone=phone, locale=locale, name=user.username)
         if through_login_form:
             give_password_daphne_checks(user)
             page.goto("/login/")
             page.locator("[name=username]").fill(user.username)
             page.locator("[name=password]").fill(PASSWORD)
-            page.get_by_role("button", name="Log in").click()
+            page.get_by_role("button", name=translated(language_of(locale), "Log in")).click()
             page.wait_for_url(self.server.url + "/")
         else:
-            context.add_cookies(
+            page.context.add_cookies(
                 [{"name": settings.SESSION_COOKIE_NAME, "value": session_for(user), "url": self.server.url}]
             )
         if path != "/" or not through_login_form:
             page.goto(path)
-        self.opened.append(Person(user, context, page, problems))
-        if path.startswith("/") and path.split("#")[0] == "/":
-            expect(connection_status(page)).to_have_text("Connected")
+        if path.split("#")[0] == "/":
+            language = language_of(locale)
+            connected = translated(language, "Connected", javascript=True)
+            # (on a phone showing a conversation the sidebar, where the status is, is hidden)
+            expect(connection_status(page, language, include_hidden=True)).to_have_text(connected)
         return page
 
     def check_and_close(self) -> None:
-        problems = [f"{person.user.username}: {p}" for person in self.opened for p in person.problems]
+        problems = [f"{person.name}: {problem}" for person in self.opened for problem in person.problems]
         for person in self.opened:
             person.context.close()
         self.opened.clear()
