@@ -165,3 +165,12 @@ def captured_events(monkeypatch: pytest.MonkeyPatch) -> list[tuple[list[int], di
 
 def db_vendor() -> str:
     return connection.vendor
+
+
+@pytest.fixture
+def sticker_rules_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    """For tests of a sticker message's shape, not of who owns the pack: the store's ownership
+    rule (messaging.content_rules, tested in tests/store) is left out."""
+    from messaging import content_rules
+
+    monkeypatch.setattr(content_rules, "_CHECKS", {})

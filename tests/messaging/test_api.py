@@ -202,7 +202,7 @@ def test_unread_counts_and_read_markers(alice, bob, direct, send, client_for):
     assert_error(api.post(url(direct, "/read"), {"up_to": -1}, format="json"), 400, "invalid")
 
 
-def test_edit(alice, bob, direct, send, client_for):
+def test_edit(alice, bob, direct, send, client_for, sticker_rules_off):
     message = send(alice, direct, "typo")
     response = client_for(alice).patch(f"/api/v1/messages/{message.pk}", {"body": "fixed"}, format="json")
     assert response.status_code == 200 and response.json()["body"] == "fixed" and response.json()["edited_at"]

@@ -52,7 +52,7 @@ def test_text_with_data_is_invalid_and_nothing_is_stored(alice, group, data):
         {"sku": "s" * services.STICKER_SKU_MAX_LENGTH, "sticker": "w" * services.STICKER_NAME_MAX_LENGTH},
     ],
 )
-def test_a_sticker_takes_exactly_its_pack_and_sticker(alice, group, data):
+def test_a_sticker_takes_exactly_its_pack_and_sticker(alice, group, data, sticker_rules_off):
     message, created = send(alice, group, kind="sticker", data=data)
     assert created and message.data == data
 
@@ -145,7 +145,7 @@ def test_bad_data_over_http_is_400_with_fields_data(alice, direct, client_for, p
     assert Message.objects.count() == 0
 
 
-def test_a_sticker_over_http(alice, direct, client_for):
+def test_a_sticker_over_http(alice, direct, client_for, sticker_rules_off):
     response = client_for(alice).post(
         f"/api/v1/conversations/{direct.pk}/messages", {"kind": "sticker", "data": STICKER}, format="json"
     )

@@ -307,7 +307,7 @@ def test_a_system_message_may_name_a_former_member(alice, bob, group):
         services.message_send(sender=bob, conversation_id=group.pk, body="let me back")
 
 
-def test_a_sticker_needs_its_pack_and_id(alice, group):
+def test_a_sticker_needs_its_pack_and_id(alice, group, sticker_rules_off):
     message, _ = services.message_send(
         sender=alice, conversation_id=group.pk, kind="sticker", data={"sku": "cats", "sticker": 3}
     )
@@ -519,7 +519,7 @@ def test_edit_own_text(alice, bob, group, send, captured_events, django_capture_
         services.message_edit(user=bob, message_id=message.pk, body="mine now")
 
 
-def test_only_text_is_editable(alice, group):
+def test_only_text_is_editable(alice, group, sticker_rules_off):
     sticker, _ = services.message_send(
         sender=alice, conversation_id=group.pk, kind="sticker", data={"sku": "s", "sticker": 1}
     )
