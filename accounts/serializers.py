@@ -14,6 +14,9 @@ from accounts.presence import visible_presence
 
 
 class UserSerializer(serializers.ModelSerializer):
+    # Output only: no `pattern` in the schema (Django's username validator accepts Unicode letters
+    # and digits that a JSON Schema `\w`, ASCII only, does not).
+    username = serializers.CharField(read_only=True)
     avatar_url = serializers.SerializerMethodField()
     presence = serializers.SerializerMethodField()
 
