@@ -114,7 +114,12 @@ export function setConversations(list) {
     const known = state.conversations.get(fresh.id);
     const knownLast = known && known.last_message ? known.last_message.id : 0;
     const freshLast = fresh.last_message ? fresh.last_message.id : 0;
-    next.set(fresh.id, knownLast > freshLast ? { ...fresh, last_message: known.last_message, unread_count: known.unread_count } : fresh);
+    let merged = knownLast > freshLast ? { ...fresh, last_message: known.last_message, unread_count: known.unread_count } : fresh;
+    // A read this page made while the request was under way: the server's answer predates it.
+    if (known && (known.last_read_id || 0) > (merged.last_read_id || 0)) {
+      merged = { ...merged, last_read_id: known.last_read_id, unread_count: Math.min(merged.unread_count || 0, known.unread_count || 0) };
+    }
+    next.set(fresh.id, merged);
     if (fresh.last_message) noteMessageId(fresh.last_message.id);
   }
   state.conversations = next;

@@ -30,8 +30,12 @@ export function mountComposer() {
     count.classList.toggle("over", over);
     input.setAttribute("aria-invalid", over ? "true" : "false");
     send.disabled = over || !input.value.trim() || state.activeId === null;
+    // A hidden pane (the list view on a phone) has no layout: its scrollHeight is 0. Leave the
+    // height to CSS (one line) until the box is shown; typing or showing the pane sizes it.
     input.style.height = "auto";
-    input.style.height = `${Math.min(input.scrollHeight, MAX_ROWS_PX)}px`;
+    if (input.offsetParent !== null && input.scrollHeight > 0) {
+      input.style.height = `${Math.min(input.scrollHeight, MAX_ROWS_PX)}px`;
+    }
   };
 
   const submit = () => {
