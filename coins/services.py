@@ -212,10 +212,15 @@ def _topup_credit(topup: Topup, *, payment_id: str, cause: str) -> None:
     topup.payment_id = payment_id
     topup.credit_transaction = txn
     topup.save(update_fields=["status", "payment_id", "credit_transaction", "updated_at"])
+    receipt_send_on_commit(transaction_id=txn.pk)
 
+
+def receipt_send_on_commit(*, transaction_id: int) -> None:
+    """Issue and mail the receipt of a top-up credit or a purchase once the current transaction
+    commits. A dispatch the broker refuses is logged, not raised (the effect is committed); the
+    periodic receipt sweep (coins.tasks.sweep_receipts) issues it later."""
     from coins.tasks import send_receipt
 
-    transaction_id = txn.pk
     transaction.on_commit(lambda: send_receipt.delay(transaction_id), robust=True)
 
 

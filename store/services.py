@@ -24,7 +24,6 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from celery import current_app
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -35,6 +34,7 @@ from accounts.selectors import are_friends, user_get_by_number
 from coins.errors import InsufficientFunds
 from coins.ledger import credit, debit, ledger_post, system_account, wallet_for
 from coins.models import Transaction
+from coins.services import receipt_send_on_commit
 from core.exceptions import IdempotencyKeyReused, InvalidInput
 from messaging.conversations import conversation_direct_open
 from messaging.models import Message
@@ -52,16 +52,8 @@ VIP_PERIOD = timedelta(days=30)
 # not any more once it ended RENEW_GRACE ago (after a long outage it simply ends).
 RENEW_AHEAD = timedelta(hours=1)
 RENEW_GRACE = timedelta(days=3)
-# The coins app's receipt task, looked up by name: store may not import another app's tasks
-# module (.importlinter), and Celery's registry resolves it (eagerly run without a broker).
-RECEIPT_TASK = "coins.tasks.send_receipt"
 # Kinds owned at most once: buying one held already is 409 already_owned.
 OWNED_ONCE = frozenset({Item.Kind.STICKER_PACK, Item.Kind.BUBBLE, Item.Kind.NAME_COLOR})
-
-
-def _receipt_dispatch_on_commit(transaction_id: int) -> None:
-    """Issue the purchase's receipt after commit (the coins sweep catches a failed dispatch)."""
-    transaction.on_commit(lambda: current_app.tasks[RECEIPT_TASK].delay(transaction_id), robust=True)
 
 
 def entitlement_locked(*, user_id: int, item_id: int) -> Entitlement:
@@ -183,7 +175,7 @@ def purchase_create(
         purchase.transaction = txn
         purchase.save(update_fields=["transaction"])
         _entitlement_grant(entitlement, purchase, now=now)
-        _receipt_dispatch_on_commit(txn.pk)
+        receipt_send_on_commit(transaction_id=txn.pk)
         if purchase.is_gift:
             _gift_tell(purchase)  # last: a message send holds the conversation's lock until commit
     purchase.replayed = False
@@ -338,7 +330,7 @@ def vip_renew(*, entitlement_id: int, now: datetime | None = None) -> str:
             return "lapsed"
         row.expires_at = purchase.period_end
         row.save(update_fields=["expires_at", "updated_at"])
-        _receipt_dispatch_on_commit(txn.pk)
+        receipt_send_on_commit(transaction_id=txn.pk)
         send_event_on_commit(
             [user.pk],
             {"type": "store.vip_renewed", "sku": item.sku, "expires_at": row.expires_at.isoformat()},

@@ -17,7 +17,7 @@ from tests.coins.payment_support import (
     make_topup,
     record_receipt_dispatches,
 )
-from tests.coins.test_concurrency import run_threads
+from tests.concurrency import run_threads
 
 pytestmark = pytest.mark.django_db
 

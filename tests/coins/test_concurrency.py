@@ -5,10 +5,8 @@ negative, every accepted call has exactly one transaction and every refused one 
 import random
 import threading
 import uuid
-from collections.abc import Callable
 
 import pytest
-from django.db import connection
 from django.db.models import Sum
 
 from coins.audit import ledger_report
@@ -16,29 +14,9 @@ from coins.errors import InsufficientFunds
 from coins.ledger import wallet_balance
 from coins.models import Account, Transaction
 from tests.coins.helpers import grant, transfer
+from tests.concurrency import run_threads
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def run_threads(count: int, work: Callable[[int], None]) -> list[BaseException]:
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(count)
-
-    def body(i: int) -> None:
-        try:
-            barrier.wait()
-            work(i)
-        except BaseException as exc:  # collected and asserted on by the test
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=body, args=(i,)) for i in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    return errors
 
 
 def wallets_total(users) -> int:

@@ -17,7 +17,7 @@ from tests.coins.payment_support import (
     record_receipt_dispatches,
     signature,
 )
-from tests.coins.test_concurrency import run_threads
+from tests.concurrency import run_threads
 
 pytestmark = pytest.mark.django_db
 

@@ -18,8 +18,9 @@ from redpackets.models import RedPacket, RedPacketShare
 from redpackets.selectors import red_packet_escrow_held
 from redpackets.services import red_packet_claim, red_packet_expire, red_packet_send
 from tests.coins.helpers import grant
+from tests.concurrency import run_threads
 from tests.conftest import token_for
-from tests.redpackets.helpers import group_of, run_threads
+from tests.redpackets.helpers import group_of
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

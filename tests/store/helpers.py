@@ -2,12 +2,9 @@
 
 import io
 import json
-import threading
 import uuid
-from collections.abc import Callable
 
 from django.core.management import call_command
-from django.db import connection
 
 from accounts.models import User
 from coins.ledger import wallet_balance
@@ -16,7 +13,7 @@ from store.models import Purchase
 from store.services import purchase_create
 from tests.coins.helpers import grant
 
-__all__ = ["buy", "grant", "ledger_check_ok", "purchase_transactions", "run_threads", "wallet_balance"]
+__all__ = ["buy", "grant", "ledger_check_ok", "purchase_transactions", "wallet_balance"]
 
 
 def buy(user: User, sku: str, **kwargs: object) -> Purchase:
@@ -35,31 +32,3 @@ def ledger_check_ok() -> dict:
     report = json.loads(out.getvalue().strip().splitlines()[-1])
     assert report["ok"] is True, report
     return report
-
-
-def run_threads(count: int, work: Callable[[int], object]) -> tuple[list[object], list[BaseException]]:
-    """Run `work(i)` in `count` threads released together; each closes its connection. Returns
-    (results, exceptions)."""
-    results: list[object] = []
-    errors: list[BaseException] = []
-    lock = threading.Lock()
-    barrier = threading.Barrier(count)
-
-    def body(i: int) -> None:
-        try:
-            barrier.wait()
-            result = work(i)
-            with lock:
-                results.append(result)
-        except BaseException as exc:  # collected and asserted on by the test
-            with lock:
-                errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=body, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return results, errors

@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 
 from store.errors import AlreadyOwned
 from store.models import Entitlement, Purchase
+from tests.concurrency import race
 from tests.conftest import token_for
 from tests.factories import make_friends
 from tests.store.helpers import (
@@ -16,7 +17,6 @@ from tests.store.helpers import (
     grant,
     ledger_check_ok,
     purchase_transactions,
-    run_threads,
     wallet_balance,
 )
 
@@ -29,7 +29,7 @@ pytestmark = [
 
 def test_racing_purchases_of_a_non_consumable_charge_once(alice):
     grant(alice, 1000)
-    results, errors = run_threads(6, lambda i: buy(alice, "bubble-gold", idempotency_key=f"k{i}"))
+    results, errors = race(6, lambda i: buy(alice, "bubble-gold", idempotency_key=f"k{i}"))
     assert len(results) == 1
     assert len(errors) == 5 and all(isinstance(e, AlreadyOwned) for e in errors), errors
     assert wallet_balance(alice) == 880
@@ -44,7 +44,7 @@ def test_racing_gifts_and_own_purchase_of_the_same_pack(alice, bob, carol):
     for person in (alice, bob, carol):
         grant(person, 100)
     buyers = [(alice, carol.number), (bob, carol.number), (carol, None)]
-    results, errors = run_threads(3, lambda i: buy(buyers[i][0], "stickers-animals", gift_to=buyers[i][1]))
+    results, errors = race(3, lambda i: buy(buyers[i][0], "stickers-animals", gift_to=buyers[i][1]))
     assert len(results) == 1 and all(isinstance(e, AlreadyOwned) for e in errors), errors
     assert wallet_balance(alice) + wallet_balance(bob) + wallet_balance(carol) == 250
     ledger_check_ok()
@@ -65,7 +65,7 @@ def test_racing_http_purchases_charge_once(alice):
         )
         return response.status_code
 
-    statuses, errors = run_threads(5, post)
+    statuses, errors = race(5, post)
     assert errors == []
     assert sorted(statuses) == [201, 409, 409, 409, 409]
     assert wallet_balance(alice) == 960
@@ -88,7 +88,7 @@ def test_racing_http_retries_with_one_key_buy_once(alice):
         )
         return response.status_code, response.json()["id"]
 
-    results, errors = run_threads(4, post)
+    results, errors = race(4, post)
     assert errors == []
     assert {status for status, _ in results} == {201} and len({pid for _, pid in results}) == 1
     assert wallet_balance(alice) == 900

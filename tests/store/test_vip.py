@@ -10,7 +10,8 @@ from coins.models import Transaction
 from store.models import Entitlement, Purchase
 from store.services import VIP_PERIOD, vip_auto_renew_set, vip_renew
 from store.tasks import renew_memberships
-from tests.store.helpers import buy, grant, ledger_check_ok, run_threads, wallet_balance
+from tests.concurrency import race
+from tests.store.helpers import buy, grant, ledger_check_ok, wallet_balance
 
 pytestmark = pytest.mark.usefixtures("catalog")
 
@@ -115,7 +116,7 @@ def test_renewal_task_run_concurrently_charges_once(make_user):
         grant(person, 600)
         buy(person, "vip-month")
         _due_in(person, timedelta(minutes=5))
-    results, errors = run_threads(4, lambda _: renew_memberships())
+    results, errors = race(4, lambda _: renew_memberships())
     assert errors == []
     assert sum(r["renewed"] for r in results) == 3
     for person in people:
