@@ -3,13 +3,13 @@ read-only, with one action, "Refund selected purchases", which asks for a reason
 store.operator_actions (ledger reversal, entitlement taken back, audit row). It needs the
 `coins.reverse_transaction` permission, like reversing any ledger transaction."""
 
-from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
+from core.admin_forms import ReasonForm
 from core.exceptions import ApplicationError
 from store.models import Entitlement, Item, Purchase, Sticker
 from store.operator_actions import purchase_refund
@@ -34,20 +34,6 @@ class ItemAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         # Items that were bought are referenced by purchases; withdraw them with `active`.
         return False
-
-
-class RefundForm(forms.Form):
-    reason = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
-        max_length=1000,
-        help_text="Required: why. It is kept in the operators' audit log.",
-    )
-
-    def clean_reason(self) -> str:
-        reason = self.cleaned_data["reason"].strip()
-        if not reason:
-            raise forms.ValidationError("A reason is required.")
-        return reason
 
 
 @admin.register(Purchase)
@@ -88,7 +74,7 @@ class PurchaseAdmin(admin.ModelAdmin):
                 request, f"Select at most {MAX_REFUNDS_AT_ONCE} purchases one by one.", messages.ERROR
             )
             return None
-        form = RefundForm(request.POST if request.POST.get("post") == "yes" else None)
+        form = ReasonForm(request.POST if request.POST.get("post") == "yes" else None)
         if not form.is_valid():
             shown = list(queryset.order_by("pk")[:MAX_REFUNDS_AT_ONCE])
             context = {

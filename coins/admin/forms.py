@@ -6,20 +6,7 @@ from django import forms
 from django.conf import settings
 
 from accounts.models import User
-
-
-class ReasonForm(forms.Form):
-    reason = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
-        max_length=1000,
-        help_text="Required: why. It is kept in the operators' audit log.",
-    )
-
-    def clean_reason(self) -> str:
-        reason = self.cleaned_data["reason"].strip()
-        if not reason:
-            raise forms.ValidationError("A reason is required.")
-        return reason
+from core.admin_forms import ReasonForm
 
 
 class GrantForm(ReasonForm):
