@@ -24,8 +24,9 @@ export class ApiError extends Error {
   }
 }
 
-export async function api(method, path, body) {
-  const headers = { Accept: "application/json" };
+// `extraHeaders`: e.g. {"Idempotency-Key": …} for the money-moving POSTs (CONTRACT section 2).
+export async function api(method, path, body, extraHeaders = {}) {
+  const headers = { Accept: "application/json", ...extraHeaders };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (!["GET", "HEAD"].includes(method)) headers["X-CSRFToken"] = csrfToken();
   let response;
