@@ -8,7 +8,7 @@ export UV_PYTHON_DOWNLOADS := never
 UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
 RUN := $(UV) run --frozen --no-sync
 
-.PHONY: dev test install lint format migrate seed serve worker clean
+.PHONY: dev test install lint format migrate seed serve worker prod-local clean
 
 $(CURDIR)/.tools/bin/uv:
 	$(PYTHON) -m venv .tools
@@ -42,5 +42,10 @@ format: install
 worker: install
 	$(RUN) celery -A config.celery:app worker --beat --loglevel INFO
 
+# Production-like, on PostgreSQL and Redis: two bin/serve processes behind nginx, a Celery worker and
+# beat (Procfile, honcho); Ctrl-C stops all of it. See bin/prod-local for its environment.
+prod-local: install
+	bin/prod-local
+
 clean:
-	rm -rf .venv .tools db.sqlite3 media staticfiles
+	rm -rf .venv .tools .run db.sqlite3 media staticfiles
