@@ -118,11 +118,14 @@ export function markRead(conversationId) {
 
 // --- Sending ----------------------------------------------------------------------------------------
 
-export function sendText(conversationId, body) {
+// `extra`: another kind with its data, e.g. {kind: "sticker", data: {sku, sticker}} (views/stickers.js).
+export function sendText(conversationId, body, extra = {}) {
   const pending = {
     client_id: newClientId(),
     conversation: conversationId,
     body,
+    kind: extra.kind,
+    data: extra.data,
     status: "sending",
     via: "socket",
     detail: "",
@@ -144,7 +147,8 @@ export function retry(clientId) {
 // Over the socket when it is up; otherwise over HTTP (same client_id: the server keeps one).
 function transmit(pending) {
   const frame = { type: "message.send", conversation: pending.conversation, body: pending.body, client_id: pending.client_id };
-  if (socket.send(frame)) {
+  const kindAndData = pending.kind ? { kind: pending.kind, data: pending.data } : {};
+  if (socket.send({ ...frame, ...kindAndData })) {
     pending.via = "socket";
     return;
   }
@@ -152,6 +156,7 @@ function transmit(pending) {
   post(`conversations/${pending.conversation}/messages`, {
     body: pending.body,
     client_id: pending.client_id,
+    ...kindAndData,
   })
     .then((message) => store.addMessage(message, { countUnread: false }))
     .catch((error) => store.setPendingStatus(pending.client_id, "failed", error.message));

@@ -5,12 +5,15 @@ import * as actions from "./actions.js";
 import { configureApi } from "./api.js";
 import { byId } from "./dom.js";
 import { gettext } from "./i18n.js";
+import { handleStoreFrame, refreshCatalog } from "./shop.js";
 import { ChatSocket } from "./socket.js";
 import * as store from "./store.js";
 import { setDefaultAvatar } from "./views/common.js";
 import { mountComposer } from "./views/composer.js";
 import { mountConversation } from "./views/conversation.js";
+import { mountGifts } from "./views/gifts.js";
 import { mountSidebar } from "./views/sidebar.js";
+import { clarifySendError, mountStickers } from "./views/stickers.js";
 
 const { state } = store;
 const data = JSON.parse(byId("chat-data").textContent);
@@ -28,6 +31,8 @@ store.setRequests(data.requests);
 mountSidebar();
 mountConversation();
 mountComposer();
+mountStickers({ store: data.urls.store });
+mountGifts({ store: data.urls.store });
 
 // Phones show the list or the conversation; "Back" returns to the list.
 const layout = byId("chat");
@@ -69,7 +74,7 @@ let synced = false;
 const socket = new ChatSocket({
   url: `${location.protocol === "https:" ? "wss://" : "ws://"}${location.host}${data.urls.socket}`,
   lastMessageId: () => state.maxMessageId,
-  onFrame: actions.handleFrame,
+  onFrame: (frame) => handleStoreFrame(frame) || actions.handleFrame(clarifySendError(frame)),
   onState: (connection, { retryInMs = 0 } = {}) => store.setConnection(connection, retryInMs),
   onDown: () => store.failSending(),
   onLoggedOut: () => location.assign(loginUrl),
@@ -77,6 +82,7 @@ const socket = new ChatSocket({
     // Counts, previews and people as the server has them now (the sync brought the messages).
     actions.refreshConversations().catch(() => {});
     if (synced) actions.refreshPeople().catch(() => {});
+    if (synced) refreshCatalog().catch(() => {}); // store events missed while down
     synced = true;
   },
 });
@@ -91,6 +97,7 @@ async function boot() {
   byId("conversations-loading").hidden = true;
   socket.start();
   actions.refreshBalance();
+  refreshCatalog().catch(() => {}); // stickers' and gifts' names and pictures
   const wanted = /^#conversation-(\d+)$/.exec(location.hash);
   if (wanted && state.conversations.has(Number(wanted[1]))) {
     actions.openConversation(Number(wanted[1]));

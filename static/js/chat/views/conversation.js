@@ -5,9 +5,13 @@ import * as actions from "../actions.js";
 import { byId, el, reconcile } from "../dom.js";
 import { dayKey, formatDay, formatFull, formatTime } from "../format.js";
 import { gettext, interpolate } from "../i18n.js";
+import { shop } from "../shop.js";
 import * as store from "../store.js";
 import { avatar, avatarUrl, displayName, messageSummary, presenceLabel } from "./common.js";
 import { confirmDialog, editDialog, membersDialog } from "./dialogs.js";
+import { authorLine, decorateBubble } from "./flair.js";
+import { giftCard } from "./gifts.js";
+import { stickerBody } from "./stickers.js";
 
 const { state } = store;
 const RECALL_WINDOW_MS = 2 * 60 * 1000;
@@ -206,7 +210,8 @@ function bodyOf(message) {
     const greeting = message.body || (message.data && message.data.greeting) || "";
     return el("p", { class: "msg-body special" }, "🧧 ", gettext("Red packet"), greeting ? ` — ${greeting}` : "");
   }
-  if (message.kind === "gift") return el("p", { class: "msg-body special" }, "🎁 ", message.body || gettext("Gift"));
+  if (message.kind === "gift") return giftCard(message);
+  if (message.kind === "sticker") return stickerBody(message);
   return el("p", { class: "msg-body special" }, messageSummary(message));
 }
 
@@ -225,8 +230,8 @@ function messageNode(conversation, message, { readMark }) {
   const main = el(
     "div",
     { class: "msg-main" },
-    own ? null : el("div", { class: "msg-author" }, message.sender.display_name),
-    el("div", { class: "bubble" }, bodyOf(message), foot),
+    own ? null : authorLine(message),
+    decorateBubble(el("div", { class: "bubble" }, bodyOf(message), foot), message),
     readMark ? el("div", { class: "read-mark" }, gettext("Read")) : null,
   );
   return el(
@@ -250,7 +255,7 @@ function pendingNode(pending) {
   return el(
     "li",
     { class: `msg own pending${failed ? " failed" : ""}`, dataset: { clientId: pending.client_id } },
-    el("div", { class: "msg-main" }, el("div", { class: "bubble" }, el("p", { class: "msg-body" }, pending.body), el("span", { class: "msg-foot" }, ...status))),
+    el("div", { class: "msg-main" }, el("div", { class: `bubble${pending.kind === "sticker" ? " bubble-sticker" : ""}` }, pending.kind === "sticker" ? stickerBody(pending) : el("p", { class: "msg-body" }, pending.body), el("span", { class: "msg-foot" }, ...status))),
   );
 }
 
@@ -303,7 +308,8 @@ function renderMessages({ toBottom = false } = {}) {
     }
     const readMark = message.id === readMarkId;
     const picture = message.sender ? avatarUrl(message.sender.number) : "";
-    const signature = JSON.stringify([message.body, message.edited_at, message.recalled, readMark, conversation.my_role, picture]);
+    const looks = message.kind === "sticker" || message.kind === "gift" ? shop.version : 0; // the catalog names them
+    const signature = JSON.stringify([message.body, message.edited_at, message.recalled, readMark, conversation.my_role, picture, looks]);
     nodes.push(cached(`m-${message.id}`, signature, () => messageNode(conversation, message, { readMark })));
   }
   for (const pending of thread.pending) {

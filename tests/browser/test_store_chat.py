@@ -1,0 +1,188 @@
+"""The store's effects in the chat page, in real browsers: buying a sticker pack on /store/ and
+sending a sticker that the friend sees live as a picture; gifts shown as a card on both sides (one
+given in the store, one sent from the chat's "Gifts" picker), with the recipient's notice; the
+sticker picker's way to the store when nothing is owned."""
+
+import re
+
+import pytest
+from django.urls import Resolver404, resolve
+from playwright.sync_api import Page, expect
+
+from coins.services import promotion_grant
+from messaging.conversations import conversation_direct_open
+from store.demo import seed_store_catalog
+from store.models import Entitlement, Item
+from store.services import purchase_create
+from tests.browser.pages import messages, open_conversation
+from tests.factories import UserFactory, make_friends
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.redis,
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+]
+
+MESSAGE_ID = re.compile(r"^\d+$")
+
+
+def _route_exists(path: str) -> bool:
+    try:
+        resolve(path)
+    except Resolver404:
+        return False
+    return True
+
+
+CHAT_GIFTS = _route_exists("/api/v1/conversations/1/gifts")
+
+
+@pytest.fixture
+def friends():
+    """Alice (with 200 coins) and Bob, friends with a direct conversation; the catalog seeded."""
+    seed_store_catalog()
+    alice = UserFactory(username="alice", display_name="Alice")
+    bob = UserFactory(username="bob", display_name="Bob")
+    make_friends(alice, bob)
+    conversation_direct_open(user=alice, number=bob.number)
+    promotion_grant(user=alice, amount=200, reason="Welcome bonus")
+    return alice, bob
+
+
+def sticker_items(page: Page, name: str):
+    """The listitems of "Messages" showing the sticker picture named `name`."""
+    return messages(page).get_by_role("listitem").filter(has=page.get_by_role("img", name=name, exact=True))
+
+
+def sticker_panel(page: Page):
+    return page.get_by_role("dialog", name="Stickers")
+
+
+def test_buy_a_sticker_pack_in_the_store_and_send_a_sticker_the_friend_sees_live(people, friends):
+    alice, bob = friends
+    bob_page = people.open(bob)
+    open_conversation(bob_page, "Alice")
+
+    # given Alice in the store, with coins
+    alice_page = people.open(alice, path="/store/")
+    expect(alice_page.get_by_role("heading", name="Store", level=1)).to_be_visible()
+    expect(alice_page.get_by_role("link", name="Store")).to_have_attribute("aria-current", "page")
+    # when she buys the "Happy Faces" pack
+    alice_page.get_by_role("button", name="Buy Happy Faces").click()
+    expect(alice_page.locator(".flash")).to_contain_text("You bought Happy Faces.")
+    expect(alice_page.locator("#item-stickers-faces")).to_contain_text("Owned")
+
+    # and goes to the chat, opens the sticker picker and picks "laugh"
+    alice_page.get_by_role("link", name="Chat").click()
+    expect(alice_page.get_by_role("status", name="Connection", include_hidden=True)).to_have_text("Connected")
+    open_conversation(alice_page, "Bob")
+    alice_page.get_by_role("button", name="Stickers").click()
+    panel = sticker_panel(alice_page)
+    expect(panel).to_be_visible()
+    expect(panel.get_by_role("heading", name="Happy Faces")).to_be_visible()
+    expect(panel.get_by_role("heading", name="Cute Animals")).to_have_count(0)  # not owned
+    panel.get_by_role("button", name="laugh", exact=True).click()
+
+    # then the picker closes, the sticker is sent (acknowledged) and shown as its picture
+    expect(panel).to_be_hidden()
+    mine = sticker_items(alice_page, "laugh")
+    expect(mine).to_have_count(1)
+    expect(mine).to_have_attribute("data-message-id", MESSAGE_ID)
+    expect(mine).not_to_contain_text("Sending…")
+    # and Bob's page shows the same picture live, from the catalog
+    theirs = sticker_items(bob_page, "laugh")
+    expect(theirs).to_have_count(1)
+    image = theirs.get_by_role("img", name="laugh")
+    expect(image).to_have_attribute("src", re.compile(r"/static/store/stickers/laugh[.\w]*\.svg$"))
+    assert image.evaluate("img => img.complete && img.naturalWidth > 0"), "the sticker picture did not load"
+    # the conversation list's preview says what it is
+    expect(bob_page.get_by_role("list", name="Conversations")).to_contain_text("[Sticker]")
+
+
+def test_the_sticker_picker_without_packs_points_to_the_store_and_a_pack_taken_back_is_refused(
+    people, friends
+):
+    alice, _bob = friends
+    page = people.open(alice)
+    open_conversation(page, "Bob")
+    page.get_by_role("button", name="Stickers").click()
+    panel = sticker_panel(page)
+    expect(panel).to_contain_text("You have no sticker packs yet.")
+    expect(panel.get_by_role("link", name="Get sticker packs in the store")).to_have_attribute(
+        "href", "/store/"
+    )
+    # Escape closes it and gives the focus back to the button
+    page.keyboard.press("Escape")
+    expect(panel).to_be_hidden()
+    expect(page.get_by_role("button", name="Stickers")).to_be_focused()
+
+    # given a pack bought (while the page is open: the picker's catalog is refreshed by the event)
+    purchase_create(buyer=alice, sku="stickers-animals", quantity=None, gift_to=None, idempotency_key="pack")
+    page.reload()
+    open_conversation(page, "Bob")
+    page.get_by_role("button", name="Stickers").click()
+    expect(panel.get_by_role("heading", name="Cute Animals")).to_be_visible()
+    # when the pack is taken back (say, refunded) before she picks a sticker
+    Entitlement.objects.filter(user=alice, item__sku="stickers-animals").update(quantity=0)
+    panel.get_by_role("button", name="panda", exact=True).click()
+    # then the send is refused with a clear message and a Retry
+    failed = messages(page).get_by_role("listitem").filter(has_text="Not sent")
+    expect(failed).to_have_count(1)
+    expect(failed).to_contain_text("You do not own this sticker pack. Get it in the store.")
+    expect(failed.get_by_role("button", name="Retry")).to_be_visible()
+
+
+def test_a_gift_given_in_the_store_shows_a_notice_and_a_card_on_both_sides(people, friends):
+    alice, bob = friends
+    bob_page = people.open(bob, phone=True)
+    alice_page = people.open(alice, path="/store/")
+
+    # when Alice gives Bob a rose from the store
+    rose = alice_page.locator("#item-gift-rose")
+    rose.get_by_role("combobox", name="Friend").select_option(str(bob.number))
+    rose.get_by_role("button", name="Gift Rose to a friend").click()
+    expect(alice_page.locator(".flash")).to_contain_text("You gave Rose to Bob.")
+
+    # then Bob's phone tells him at once, even on the conversation list
+    notices = bob_page.get_by_role("status", name="Store notices")
+    expect(notices).to_contain_text("Alice sent you Rose.")
+    # and the conversation shows the gift card with its picture
+    open_conversation(bob_page, "Alice")
+    card = messages(bob_page).get_by_role("listitem").filter(has_text="Alice sent you Rose")
+    expect(card).to_have_count(1)
+    expect(card.locator(".gift-card img")).to_have_attribute("src", re.compile(r"gift-rose[.\w]*\.svg$"))
+    # and Alice's chat shows it as sent by her
+    alice_page.goto("/")
+    open_conversation(alice_page, "Bob")
+    expect(messages(alice_page).get_by_role("listitem").filter(has_text="You sent Rose")).to_have_count(1)
+
+
+@pytest.mark.skipif(
+    not CHAT_GIFTS, reason="no gift endpoint in conversations yet (POST conversations/<id>/gifts)"
+)
+def test_a_gift_sent_from_the_chat_shows_a_card_on_both_sides(people, friends):
+    alice, bob = friends
+    purchase_create(buyer=alice, sku="gift-cake", quantity=2, gift_to=None, idempotency_key="cakes")
+    bob_page = people.open(bob)
+    open_conversation(bob_page, "Alice")
+    alice_page = people.open(alice)
+    open_conversation(alice_page, "Bob")
+
+    # when Alice opens "Gifts" and sends one of her two cakes
+    alice_page.get_by_role("button", name="Gifts").click()
+    panel = alice_page.get_by_role("dialog", name="Gifts")
+    expect(panel).to_be_visible()
+    panel.get_by_role("button", name=re.compile(r"^Send Birthday cake \(2 left\)")).click()
+
+    # then both pages show the card
+    mine = messages(alice_page).get_by_role("listitem").filter(has_text="You sent Birthday cake")
+    expect(mine).to_have_count(1)
+    expect(mine).to_have_attribute("data-message-id", MESSAGE_ID)
+    theirs = messages(bob_page).get_by_role("listitem").filter(has_text="Alice sent you Birthday cake")
+    expect(theirs).to_have_count(1)
+    expect(theirs.locator(".gift-card img")).to_be_visible()
+    # and one cake is left
+    assert Entitlement.objects.get(user=alice, item=Item.objects.get(sku="gift-cake")).quantity == 1
+    alice_page.get_by_role("button", name="Gifts").click()
+    expect(panel.get_by_role("button", name=re.compile(r"^Send Birthday cake \(1 left\)"))).to_be_visible()
