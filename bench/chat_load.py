@@ -1,419 +1,662 @@
-"""Chat load: drive messages over real sockets against a running server and count what arrives.
+"""Chat benchmark: Huddle's socket against its ceilings, measured in one run with one client driver.
 
-    .venv/bin/python bench/chat_load.py --url http://127.0.0.1:8000 --rate 300 --seconds 60 --users 40
     DATABASE_URL=postgres://... REDIS_URL=redis://... SECRET_KEY=... \
-        .venv/bin/python bench/chat_load.py --spawn 2 --rate 300 --seconds 60
+        .venv/bin/python bench/chat_load.py [--quick] [--json out.json]
 
-With `--spawn N` it migrates the configured database and starts N daphne processes itself (free
-ports, the environment's settings, sign-ups unthrottled), and also reports the CPU time they spent
-per message while sending (the app processes only, not PostgreSQL or Redis). With `--baseline` the
-same load then runs against a bare `websockets` relay (one process, same frames, storing nothing),
-and the table shows both columns: the peer baseline of the same run.
+It seeds `--users` people straight into the configured database (chat_seed.py: direct pairs, and
+groups of 50, 200 and 500 made of the first people), starts the servers it measures (Huddle by
+`--server`: bin/serve if present, else uvicorn or daphne; the two baselines of chat_baselines.py:
+a bare `websockets` relay and a minimal Channels chat), and for each of them:
 
-Registers `--users` people, pairs them as friends with a direct conversation each, opens one socket
-per person, then sends `--rate` messages a second (spread over the senders) for `--seconds`.
-Every message is sent on the sender's socket with a fresh client_id and must come back as one
-`message.ack` to the sender and one `message.new` to the partner. Afterwards each recipient syncs
-from 0 to see whether anything missed live is at least in the history. Prints a table: sent, acked,
-delivered, lost (acked but never delivered), duplicated (delivered more than once), errors and
-latency percentiles (send -> ack, send -> delivery). Talks only to the given URL; it is not a test.
-Rate limits: the server's default allows 30 messages a second per user; keep rate/users below it.
+1. **closed loop**: `--pairs` pairs, each side keeps one message in flight (sends the next when its
+   partner has the last): the most deliveries a second the server sustains.
+2. **steps**: every person's socket open (`--users`, default 1,000), messages offered at a rate
+   stepped up (`--rates`, default 250, 500, 1000, 2000, ...) on the direct pairs, until p99
+   delivery latency passes 100 ms or anything is lost or duplicated. Per step: offered and
+   achieved deliveries/s, p50/p95/p99 latency (send to the partner's `message.new`), lost
+   (not delivered within `--drain` s), duplicated (a second `message.new` of one message on one
+   socket), errors.
+3. **fan-out**: one message at a time into the groups of 200 and 500: time until the last member's
+   socket has it (p50, p99, max over `--fanout-repeats`).
+4. **idle**: a fresh server process, `--idle` authenticated sockets opened and held; how many it
+   holds and its resident memory per socket (the baselines are measured too).
+
+Everything is counted from what the sockets receive, never assumed. Prints one table, and with
+`--json PATH` (or `--json -` for stdout) the same figures as JSON for bench/run.
 """
 
 import argparse
 import asyncio
 import contextlib
 import json
-import multiprocessing
 import os
+import platform
 import random
-import secrets
 import socket
-import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import websockets
 
-PASSWORD = "Load-Test-Password-2026"  # noqa: S105 - throwaway load-test accounts
 ROOT = Path(__file__).resolve().parent.parent
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
 
 
-def _serving(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/healthz", timeout=2):  # noqa: S310 - our own server
-            return True
-    except OSError:
-        return False
+# --- Processes -----------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def spawned_servers(count: int) -> Iterator[tuple[list[str], list[int]]]:
-    """Start `count` daphne processes on free ports; yields (urls, pids); stops them afterwards."""
-    env = {**os.environ, "RATE_LIMITS": json.dumps({"register": "1000000/hour"})}
-    env.setdefault("SECURE_SSL_REDIRECT", "0")
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
-    ports = [_free_port() for _ in range(count)]
-    daphne = str(Path(sys.executable).with_name("daphne"))
-    processes = [
-        subprocess.Popen(
-            [daphne, "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for port in ports
-    ]
-    urls = [f"http://127.0.0.1:{port}" for port in ports]
-    try:
-        deadline = time.monotonic() + 60
-        for url, process in zip(urls, processes, strict=True):
-            while not _serving(url):
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"daphne at {url} did not start (exit code {process.poll()})")
-                time.sleep(0.2)
-        yield urls, [process.pid for process in processes]
-    finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(10)
+def process_tree(pid: int) -> list[int]:
+    pids, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        pids.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*/children"):
+            with contextlib.suppress(OSError):
+                todo += [int(child) for child in task.read_text().split()]
+    return pids
 
 
 def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU time of the processes so far (Linux /proc)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for pid in pids:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-        total += (int(fields[11]) + int(fields[12])) / ticks
+    """User + system CPU time of the processes and their children so far (Linux /proc)."""
+    ticks, total = os.sysconf("SC_CLK_TCK"), 0.0
+    for root in pids:
+        for pid in process_tree(root):
+            with contextlib.suppress(OSError):
+                fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+                total += (int(fields[11]) + int(fields[12])) / ticks
     return total
 
 
-def http(base: str, method: str, path: str, body: dict | None = None, token: str | None = None) -> dict:
-    request = urllib.request.Request(  # noqa: S310 - the URL is the operator's own server
-        f"{base}/api/v1/{path}",
-        method=method,
-        data=None if body is None else json.dumps(body).encode(),
-        headers={
-            "Content-Type": "application/json",
-            **({"Authorization": f"Token {token}"} if token else {}),
-        },
-    )
-    with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
-        raw = response.read()
-    return json.loads(raw) if raw else {}
+def rss_kib(pids: list[int]) -> int:
+    total = 0
+    for root in pids:
+        for pid in process_tree(root):
+            with contextlib.suppress(OSError):
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+    return total
 
 
-@dataclass
-class Person:
-    number: int
-    token: str
-    partner: int = 0
-    conversation: int = 0
-
-
-@dataclass
-class Tally:
-    sent_at: dict[str, float] = field(default_factory=dict)
-    acked: dict[str, float] = field(default_factory=dict)
-    delivered: dict[str, int] = field(default_factory=dict)
-    delivery_latency: list[float] = field(default_factory=list)
-    ack_latency: list[float] = field(default_factory=list)
-    errors: dict[str, int] = field(default_factory=dict)
-
-
-def setup_people(base: str, count: int) -> list[Person]:
-    def register(_: int) -> Person:
-        body = http(
-            base, "POST", "auth/register", {"username": f"load{secrets.token_hex(5)}", "password": PASSWORD}
-        )
-        return Person(number=body["number"], token=body["token"])
-
-    with ThreadPoolExecutor(8) as pool:
-        people = list(pool.map(register, range(count - count % 2)))
-
-    def pair(index: int) -> None:
-        a, b = people[index], people[index + 1]
-        request = http(base, "POST", "friends/requests", {"to": b.number}, a.token)
-        http(base, "POST", f"friends/requests/{request['id']}/accept", None, b.token)
-        conversation = http(base, "POST", "conversations/direct", {"user": b.number}, a.token)["id"]
-        a.partner, b.partner, a.conversation, b.conversation = b.number, a.number, conversation, conversation
-
-    with ThreadPoolExecutor(8) as pool:
-        list(pool.map(pair, range(0, len(people), 2)))
-    return people
-
-
-async def reader(ws: websockets.ClientConnection, tally: Tally, stop: asyncio.Event) -> None:
-    while not stop.is_set():
+def wait_port(port: int, process: subprocess.Popen, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
         try:
-            frame = json.loads(await asyncio.wait_for(ws.recv(), 0.5))
-        except TimeoutError:
-            continue
-        except websockets.ConnectionClosed:
-            tally.errors["socket_closed"] = tally.errors.get("socket_closed", 0) + 1
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
             return
-        now = time.perf_counter()
-        kind = frame.get("type")
-        if kind == "message.ack":
-            client_id = frame["client_id"]
-            tally.acked[client_id] = now
-            tally.ack_latency.append(now - tally.sent_at[client_id])
-        elif kind == "message.new":
-            client_id = frame["message"]["client_id"]
-            tally.delivered[client_id] = tally.delivered.get(client_id, 0) + 1
-            if client_id in tally.sent_at and tally.delivered[client_id] == 1:
-                tally.delivery_latency.append(now - tally.sent_at[client_id])
-        elif kind == "error":
-            tally.errors[frame["code"]] = tally.errors.get(frame["code"], 0) + 1
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(
+                    f"server on port {port} did not start (exit code {process.poll()})"
+                ) from None
+            time.sleep(0.2)
 
 
-async def recovered_by_sync(ws_url: str, person: Person, missing: set[str]) -> int:
-    """How many of `missing` client ids the person finds by syncing from 0."""
-    found, after = 0, 0
-    async with websockets.connect(
-        ws_url, additional_headers={"Authorization": f"Token {person.token}"}
-    ) as ws:
-        while True:
-            await ws.send(json.dumps({"type": "sync", "after": after}))
-            while True:
-                frame = json.loads(await ws.recv())
-                if frame["type"] == "message.new" and frame["message"]["client_id"] in missing:
-                    found += 1
-                if frame["type"] == "sync.done":
-                    break
-            if not frame["has_more"]:
-                return found
-            after = frame["last"]
+@contextlib.contextmanager
+def started(
+    command: list[str], port: int, env: dict[str, str], *, django: bool
+) -> Iterator[subprocess.Popen]:
+    process = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        wait_port(port, process)
+        if django:
+            deadline = time.monotonic() + 60
+            while True:  # Huddle: wait for Django to answer, not just the port
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5):
+                        break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.3)
+        yield process
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, 15)
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, 9)
+            process.wait(5)
 
 
-def percentile(values: list[float], fraction: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] * 1000
+def huddle_command(server: str, port: int) -> list[str]:
+    venv_bin = Path(sys.executable).parent
+    if server == "serve":
+        return [str(ROOT / "bin" / "serve"), "--port", str(port), "--host", "127.0.0.1"]
+    if server == "uvicorn":
+        return [
+            str(venv_bin / "uvicorn"), "config.asgi:application", "--host", "127.0.0.1", "--port", str(port),
+            "--lifespan", "off", "--no-access-log", "--loop", "uvloop", "--http", "httptools",
+            "--log-level", "warning",
+        ]  # fmt: skip
+    return [str(venv_bin / "daphne"), "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"]
 
 
-async def run(
-    args: argparse.Namespace, server_pids: list[int], people: list[Person] | None = None
-) -> tuple[list[tuple[str, object]], bool]:
-    """One load run; returns the table's rows and whether nothing was lost or duplicated."""
-    bases = [url.rstrip("/") for url in args.url or ["http://127.0.0.1:8000"]]
-    ws_urls = [base.replace("http", "ws", 1) + "/ws/" for base in bases]
-    ws_url = ws_urls[0]
-    if people is None:
-        print(f"setting up {args.users} people ...", flush=True)
-        people = await asyncio.to_thread(setup_people, bases[0], args.users)
-    tally, stop = Tally(), asyncio.Event()
-    # Person i talks to server i mod n: partners (i, i+1) sit on different servers when n > 1.
-    sockets = [
-        await websockets.connect(
-            ws_urls[i % len(ws_urls)],
-            additional_headers={"Authorization": f"Token {p.token}"},
+def huddle_env() -> dict[str, str]:
+    limits = {"messages": "100000/second", "register": "1000000/hour"}
+    env = {**os.environ, "RATE_LIMITS": json.dumps(limits)}
+    env.setdefault("SECURE_SSL_REDIRECT", "0")
+    return env
+
+
+# --- The world the clients see ---------------------------------------------------------------------
+
+
+@dataclass
+class World:
+    tokens: list[str]
+    direct: dict[int, int]  # person -> conversation
+    members: dict[int, list[int]]  # conversation -> people
+    groups: dict[int, int]  # group size -> conversation
+
+    def partner(self, person: int) -> int:
+        return person ^ 1
+
+
+def baseline_world(users: int, group_sizes: list[int]) -> World:
+    users -= users % 2
+    direct = {i: 1 + i // 2 for i in range(users)}
+    members: dict[int, list[int]] = {1 + p // 2: [p, p + 1] for p in range(0, users, 2)}
+    groups = {}
+    for n, size in enumerate(group_sizes):
+        conversation = 10**6 + n
+        members[conversation] = list(range(min(size, users)))
+        groups[size] = conversation
+    return World([str(i) for i in range(users)], direct, members, groups)
+
+
+def seeded_world(users: int, group_sizes: list[int]) -> World:
+    from chat_seed import seed
+
+    seeded = seed(users, group_sizes)
+    members = {}
+    for person, conversation in seeded.direct.items():
+        members.setdefault(conversation, []).append(person)
+    groups = {}
+    for conversation, people in seeded.groups.items():
+        members[conversation] = people
+        groups[len(people)] = conversation
+    return World(seeded.tokens, seeded.direct, members, groups)
+
+
+# --- The client driver -----------------------------------------------------------------------------
+
+
+@dataclass
+class Pending:
+    sent_at: float
+    sender: int
+    expected: int  # sockets that must get message.new
+    got: set[int] = field(default_factory=set)
+    acked: float = 0.0
+    done: asyncio.Future | None = None
+    last_at: float = 0.0
+
+
+@dataclass
+class Counters:
+    latencies: list[float] = field(default_factory=list)
+    deliveries: int = 0
+    duplicates: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+    closed: int = 0
+
+
+class Driver:
+    def __init__(self, url: str, world: World):
+        self.ws_url = url.replace("http", "ws", 1).rstrip("/") + "/ws/"
+        self.world = world
+        self.sockets: dict[int, websockets.ClientConnection] = {}
+        self.readers: list[asyncio.Task] = []
+        self.pending: dict[str, Pending] = {}
+        self.counters = Counters()
+
+    async def open(self, people: list[int], batch: int = 100) -> None:
+        for start in range(0, len(people), batch):
+            chunk = people[start : start + batch]
+            opened = await asyncio.gather(*(self._connect(self.world.tokens[p]) for p in chunk))
+            for person, ws in zip(chunk, opened, strict=True):
+                self.sockets[person] = ws
+                self.readers.append(asyncio.create_task(self._read(person, ws)))
+
+    async def _connect(self, token: str) -> websockets.ClientConnection:
+        return await websockets.connect(
+            self.ws_url,
+            additional_headers={"Authorization": f"Token {token}"},
             max_queue=None,
+            open_timeout=60,
+            ping_interval=None,
+            compression=None,
         )
-        for i, p in enumerate(people)
-    ]
-    readers = [asyncio.create_task(reader(ws, tally, stop)) for ws in sockets]
-    sent_by: dict[str, Person] = {}
-    print(f"sending {args.rate}/s for {args.seconds}s over {len(sockets)} sockets ...", flush=True)
-    loop = asyncio.get_running_loop()
-    cpu_before = cpu_seconds(server_pids)
-    start, interval, count = loop.time(), 1 / args.rate, 0
-    while (elapsed := loop.time() - start) < args.seconds:
-        due = int(elapsed / interval) + 1
-        for _ in range(due - count):
-            index = random.randrange(len(people))
-            client_id = uuid.uuid4().hex
-            tally.sent_at[client_id] = time.perf_counter()
-            sent_by[client_id] = people[index]
-            frame = {
-                "type": "message.send",
-                "conversation": people[index].conversation,
-                "client_id": client_id,
-            }
-            await sockets[index].send(json.dumps({**frame, "body": f"load {count} 负载测试"}))
-            count += 1
-        await asyncio.sleep(interval)
-    await asyncio.sleep(args.drain)
-    server_cpu = cpu_seconds(server_pids) - cpu_before
-    stop.set()
-    await asyncio.gather(*readers)
-    for ws in sockets:
-        await ws.close()
 
-    acked = set(tally.acked)
-    lost = {c for c in acked if c not in tally.delivered}
-    duplicated = sum(1 for n in tally.delivered.values() if n > 1)
-    recovered = 0
-    by_recipient: dict[int, set[str]] = {}
-    for client_id in lost:
-        by_recipient.setdefault(sent_by[client_id].partner, set()).add(client_id)
-    numbers = {p.number: p for p in people}
-    for number, missing in by_recipient.items():
-        recovered += await recovered_by_sync(ws_url, numbers[number], missing)
-    rows = [
-        ("sent", len(tally.sent_at)),
-        ("acked", len(acked)),
-        ("delivered (live)", sum(1 for c in acked if c in tally.delivered)),
-        ("lost (acked, not delivered live)", len(lost)),
-        ("  of which found by sync", recovered),
-        ("duplicated", duplicated),
-        ("errors", sum(tally.errors.values())),
-        ("achieved rate /s", round(len(tally.sent_at) / args.seconds, 1)),
-        ("ack latency p50 ms", round(percentile(tally.ack_latency, 0.50), 1)),
-        ("ack latency p99 ms", round(percentile(tally.ack_latency, 0.99), 1)),
-        ("delivery latency p50 ms", round(percentile(tally.delivery_latency, 0.50), 1)),
-        ("delivery latency p99 ms", round(percentile(tally.delivery_latency, 0.99), 1)),
-        (
-            "delivery latency mean ms",
-            round(statistics.fmean(tally.delivery_latency) * 1000, 1)
-            if tally.delivery_latency
-            else float("nan"),
-        ),
-    ]
-    per_message = server_cpu * 1000 / max(1, len(tally.sent_at))
-    rows.append(("server CPU ms per message", round(per_message, 3) if server_pids else "-"))
-    if tally.errors:
-        print("error codes:", tally.errors)
-    return rows, not lost and not duplicated and len(acked) == len(tally.sent_at)
+    async def close(self) -> None:
+        for task in self.readers:
+            task.cancel()
+        await asyncio.gather(*(ws.close() for ws in self.sockets.values()), return_exceptions=True)
+        await asyncio.gather(*self.readers, return_exceptions=True)
 
-
-def print_table(columns: dict[str, list[tuple[str, object]]]) -> None:
-    names = [name for name, _ in next(iter(columns.values()))]
-    width = max(len(name) for name in names)
-    print()
-    print(f"{'':<{width}}" + "".join(f"  {title:>12}" for title in columns))
-    for index, name in enumerate(names):
-        print(f"{name:<{width}}" + "".join(f"  {rows[index][1]!s:>12}" for rows in columns.values()))
-
-
-# --- The baseline: a bare `websockets` relay speaking the same frames, storing nothing ------------
-
-
-async def _relay(port: int, partners: dict[int, int]) -> None:
-    sockets: dict[int, websockets.ServerConnection] = {}
-    next_id = 0
-
-    async def handle(ws: websockets.ServerConnection) -> None:
-        nonlocal next_id
-        number = int(ws.request.headers["Authorization"].removeprefix("Token "))
-        sockets[number] = ws
+    async def _read(self, person: int, ws: websockets.ClientConnection) -> None:
+        pending = self.pending
         try:
             async for text in ws:
+                now = time.perf_counter()
+                counters = self.counters
                 frame = json.loads(text)
-                if frame["type"] == "sync":
-                    await ws.send(
-                        json.dumps({"type": "sync.done", "last": frame["after"], "has_more": False})
-                    )
-                    continue
-                next_id += 1
-                message = {
-                    "id": next_id,
-                    "conversation": frame["conversation"],
-                    "client_id": frame["client_id"],
-                    "body": frame["body"],
-                    "sender": {"number": number},
-                }
-                await ws.send(
-                    json.dumps({"type": "message.ack", "client_id": frame["client_id"], "message": message})
-                )
-                partner = sockets.get(partners[number])
-                if partner is not None:
-                    await partner.send(json.dumps({"type": "message.new", "message": message}))
+                kind = frame.get("type")
+                if kind == "message.new":
+                    client_id = frame["message"].get("client_id")
+                    entry = pending.get(client_id)
+                    if entry is None or person == entry.sender:
+                        continue  # not ours (presence of a previous run) or an echo (minimal chat)
+                    if person in entry.got:
+                        counters.duplicates += 1
+                        continue
+                    entry.got.add(person)
+                    counters.deliveries += 1
+                    counters.latencies.append(now - entry.sent_at)
+                    if len(entry.got) == entry.expected:
+                        entry.last_at = now
+                        if entry.done is not None and not entry.done.done():
+                            entry.done.set_result(now)
+                elif kind == "message.ack":
+                    entry = pending.get(frame["client_id"])
+                    if entry is not None:
+                        entry.acked = now
+                elif kind == "error":
+                    counters.errors[frame["code"]] = counters.errors.get(frame["code"], 0) + 1
         except websockets.ConnectionClosed:
-            pass
-        finally:
-            if sockets.get(number) is ws:
-                del sockets[number]
+            self.counters.closed += 1
 
-    async with websockets.serve(handle, "127.0.0.1", port, max_queue=None):
-        await asyncio.Future()
+    async def send(self, person: int, conversation: int, *, wait: bool = False) -> Pending:
+        client_id = uuid.uuid4().hex
+        expected = sum(1 for p in self.world.members[conversation] if p != person and p in self.sockets)
+        entry = Pending(time.perf_counter(), person, expected)
+        if wait:
+            entry.done = asyncio.get_running_loop().create_future()
+        self.pending[client_id] = entry
+        frame = {"type": "message.send", "conversation": conversation, "client_id": client_id}
+        await self.sockets[person].send(json.dumps({**frame, "body": "bench 负载测试 message"}))
+        return entry
+
+    def reset(self) -> None:
+        self.pending.clear()
+        self.counters = Counters()
+
+    async def drain(self, seconds: float) -> None:
+        deadline = time.perf_counter() + seconds
+        while time.perf_counter() < deadline:
+            if all(len(e.got) >= e.expected for e in self.pending.values()):
+                return
+            await asyncio.sleep(0.05)
 
 
-def _relay_process(port: int, partners: dict[int, int]) -> None:
-    asyncio.run(_relay(port, partners))
+def percentile(values: list[float], fraction: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] * 1000, 2)
 
 
-def relay_people(count: int) -> list[Person]:
-    people = [Person(number=1 + i, token=str(1 + i)) for i in range(count - count % 2)]
-    for index in range(0, len(people), 2):
-        a, b = people[index], people[index + 1]
-        a.partner, b.partner, a.conversation, b.conversation = b.number, a.number, index + 1, index + 1
-    return people
+def _summary(driver: Driver, seconds: float, cpu: float) -> dict:
+    c = driver.counters
+    expected = sum(e.expected for e in driver.pending.values())
+    delivered = sum(len(e.got) for e in driver.pending.values())
+    return {
+        "messages": len(driver.pending),
+        "acked": sum(1 for e in driver.pending.values() if e.acked),
+        "deliveries": delivered,
+        "deliveries_per_s": round(delivered / seconds, 1),
+        "lost": expected - delivered,
+        "duplicated": c.duplicates,
+        "errors": sum(c.errors.values()) + c.closed,
+        "error_codes": {**c.errors, **({"socket_closed": c.closed} if c.closed else {})},
+        "p50_ms": percentile(c.latencies, 0.50),
+        "p95_ms": percentile(c.latencies, 0.95),
+        "p99_ms": percentile(c.latencies, 0.99),
+        "server_cpu_ms_per_delivery": round(cpu * 1000 / max(1, delivered), 3),
+    }
 
 
-def run_baseline(args: argparse.Namespace) -> tuple[list[tuple[str, object]], bool]:
-    """The same load against a bare websockets relay in its own process (one process, no storage)."""
-    people = relay_people(args.users)
-    port = _free_port()
-    process = multiprocessing.Process(
-        target=_relay_process, args=(port, {p.number: p.partner for p in people}), daemon=True
-    )
-    process.start()
-    try:
-        deadline = time.monotonic() + 10
-        while True:
+async def closed_loop(driver: Driver, pairs: int, seconds: float, pids: list[int]) -> dict:
+    """Each side of `pairs` pairs keeps one message in flight: the server's sustained maximum."""
+    driver.reset()
+    people = [p for p in range(2 * pairs) if p in driver.sockets]
+    stop_at = time.perf_counter() + seconds
+    done_in_window = 0
+
+    async def talk(person: int) -> None:
+        nonlocal done_in_window
+        conversation = driver.world.direct[person]
+        while time.perf_counter() < stop_at:
+            entry = await driver.send(person, conversation, wait=True)
             try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                await asyncio.wait_for(entry.done, 10)
+            except TimeoutError:
+                return
+            if entry.last_at <= stop_at:
+                done_in_window += 1
+
+    cpu = cpu_seconds(pids)
+    started_at = time.perf_counter()
+    await asyncio.gather(*(talk(p) for p in people))
+    window = min(time.perf_counter(), stop_at) - started_at
+    cpu = cpu_seconds(pids) - cpu
+    await driver.drain(5)
+    result = _summary(driver, window, cpu)
+    result["deliveries_per_s"] = round(done_in_window / window, 1)
+    result["pairs"] = pairs
+    return result
+
+
+async def offered_step(driver: Driver, rate: float, seconds: float, drain: float, pids: list[int]) -> dict:
+    """Messages at `rate` a second on the direct pairs, spread over every open socket."""
+    driver.reset()
+    senders = [p for p in driver.sockets if p in driver.world.direct and (p ^ 1) in driver.sockets]
+    random.shuffle(senders)
+    loop = asyncio.get_running_loop()
+    cpu = cpu_seconds(pids)
+    start, count = loop.time(), 0
+    while (elapsed := loop.time() - start) < seconds:
+        due = int(elapsed * rate) + 1
+        while count < due:
+            person = senders[count % len(senders)]
+            await driver.send(person, driver.world.direct[person])
+            count += 1
+        await asyncio.sleep(0.002)
+    await driver.drain(drain)
+    cpu = cpu_seconds(pids) - cpu
+    result = _summary(driver, seconds, cpu)
+    result["offered_per_s"] = rate
+    return result
+
+
+async def fanout(driver: Driver, size: int, repeats: int) -> dict | None:
+    conversation = driver.world.groups.get(size)
+    if conversation is None:
+        return None
+    driver.reset()
+    last = []
+    for _ in range(repeats):
+        entry = await driver.send(0, conversation, wait=True)
+        try:
+            await asyncio.wait_for(entry.done, 10)
+        except TimeoutError:
+            break
+        last.append(entry.last_at - entry.sent_at)
+        await asyncio.sleep(0.1)
+    lat = sorted(last)
+    return {
+        "members": len(driver.world.members[conversation]),
+        "messages": len(driver.pending),
+        "lost": sum(e.expected - len(e.got) for e in driver.pending.values()),
+        "duplicated": driver.counters.duplicates,
+        "last_member_p50_ms": percentile(lat, 0.5),
+        "last_member_p99_ms": percentile(lat, 0.99),
+        "last_member_max_ms": round(lat[-1] * 1000, 2) if lat else None,
+    }
+
+
+async def measure_server(
+    name: str, url: str, world: World, args: argparse.Namespace, pids: list[int]
+) -> dict:
+    driver = Driver(url, world)
+    result: dict = {"name": name}
+    try:
+        print(f"[{name}] opening {len(world.tokens)} sockets", flush=True)
+        t = time.perf_counter()
+        await driver.open(list(range(len(world.tokens))))
+        result["sockets"] = len(driver.sockets)
+        result["connect_s"] = round(time.perf_counter() - t, 1)
+        await asyncio.sleep(1)
+        print(f"[{name}] closed loop, {args.pairs} pairs, {args.seconds}s", flush=True)
+        result["closed_loop"] = await closed_loop(driver, args.pairs, args.seconds, pids)
+        print(
+            f"[{name}]   {result['closed_loop']['deliveries_per_s']}/s"
+            f" p99 {result['closed_loop']['p99_ms']} ms",
+            flush=True,
+        )
+        result["steps"] = []
+        for rate in args.rates:
+            step = await offered_step(driver, rate, args.step_seconds, args.drain, pids)
+            result["steps"].append(step)
+            print(
+                f"[{name}]   offered {rate}/s: {step['deliveries_per_s']}/s p50 {step['p50_ms']} "
+                f"p99 {step['p99_ms']} ms lost {step['lost']} dup {step['duplicated']} err {step['errors']}",
+                flush=True,
+            )
+            if step["lost"] or step["duplicated"] or (step["p99_ms"] or 1e9) > 100:
                 break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise SystemExit("the relay did not start") from None
-                time.sleep(0.1)
-        args.url = [f"http://127.0.0.1:{port}"]
-        print(f"baseline: bare websockets relay at {args.url[0]}", flush=True)
-        return asyncio.run(run(args, [process.pid], people))
+            await asyncio.sleep(1)
+        result["fanout"] = {}
+        for size in args.fanout:
+            found = await fanout(driver, size, args.fanout_repeats)
+            if found is not None:
+                result["fanout"][str(size)] = found
+                print(
+                    f"[{name}]   fan-out {size}: last member p99 {found['last_member_p99_ms']} ms", flush=True
+                )
     finally:
-        process.terminate()
-        process.join(10)
+        await driver.close()
+    return result
+
+
+async def measure_idle(name: str, url: str, world: World, count: int, pids: list[int]) -> dict:
+    """Open `count` authenticated sockets (people reused: several tabs each) and hold them."""
+    driver = Driver(url, world)
+    before = rss_kib(pids)
+    people = [i % len(world.tokens) for i in range(count)]
+    opened, failed = 0, 0
+    sockets = []
+    t = time.perf_counter()
+    for start in range(0, count, 200):
+        chunk = people[start : start + 200]
+        results = await asyncio.gather(
+            *(driver._connect(world.tokens[p]) for p in chunk), return_exceptions=True
+        )
+        for r in results:
+            if isinstance(r, BaseException):
+                failed += 1
+            else:
+                sockets.append(r)
+                opened += 1
+        if failed > count // 20:
+            break
+    connect_s = time.perf_counter() - t
+    await asyncio.sleep(5)
+    still_open = 0
+    for ws in sockets:
+        # An open socket answers a WebSocket ping; one the server closed has a close code.
+        still_open += ws.close_code is None
+    after = rss_kib(pids)
+    await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
+    return {
+        "name": name,
+        "asked": count,
+        "held": still_open,
+        "failed": failed,
+        "connect_s": round(connect_s, 1),
+        "rss_before_mib": round(before / 1024, 1),
+        "rss_after_mib": round(after / 1024, 1),
+        "kib_per_socket": round((after - before) / max(1, still_open), 1),
+    }
+
+
+# --- Putting it together ---------------------------------------------------------------------------
+
+
+def machine() -> dict:
+    import channels
+    import daphne
+
+    cpu = "?"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "websockets": websockets.__version__,
+        "channels": channels.__version__,
+        "daphne": daphne.__version__,
+    }
+
+
+def run_all(args: argparse.Namespace) -> dict:
+    report: dict = {"machine": machine(), "settings": {k: v for k, v in vars(args).items() if k != "json"}}
+    groups = sorted(set(args.fanout))
+    servers: dict[str, dict] = {}
+    idle: dict[str, dict] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        base = baseline_world(args.users, groups)
+        members_file = Path(tmp) / "members.json"
+        members_file.write_text(json.dumps(base.members))
+        baselines = {
+            "relay": [sys.executable, str(BENCH / "chat_baselines.py"), "relay"],
+            "channels": [sys.executable, str(BENCH / "chat_baselines.py"), "channels"],
+        }
+        for name in args.only or ["huddle", "relay", "channels"]:
+            port = free_port()
+            if name == "huddle":
+                print("seeding people and conversations ...", flush=True)
+                world = seeded_world(args.users, groups)
+                command, env = huddle_command(args.server, port), huddle_env()
+            else:
+                world = base
+                command = [*baselines[name], "--port", str(port), "--members", str(members_file)]
+                env = dict(os.environ)
+            with started(command, port, env, django=name == "huddle") as process:
+                servers[name] = asyncio.run(
+                    measure_server(name, f"http://127.0.0.1:{port}", world, args, [process.pid])
+                )
+            if args.idle:
+                port = free_port()
+                command = (
+                    huddle_command(args.server, port)
+                    if name == "huddle"
+                    else [*command[:3], "--port", str(port), "--members", str(members_file)]
+                )
+                with started(command, port, env, django=name == "huddle") as process:
+                    time.sleep(1)
+                    idle[name] = asyncio.run(
+                        measure_idle(name, f"http://127.0.0.1:{port}", world, args.idle, [process.pid])
+                    )
+                print(f"[{name}] idle: {idle[name]}", flush=True)
+    report["chat"] = servers
+    report["idle"] = idle
+    if "relay" in servers and "huddle" in servers:
+        relay_rate = servers["relay"]["closed_loop"]["deliveries_per_s"]
+        report["huddle_vs_relay"] = round(
+            servers["huddle"]["closed_loop"]["deliveries_per_s"] / relay_rate, 4
+        )
+    return report
+
+
+def print_report(report: dict) -> None:
+    chat = report["chat"]
+    names = list(chat)
+    print(f"\nclosed loop ({report['settings']['pairs']} pairs)")
+    keys = [
+        "deliveries_per_s",
+        "p50_ms",
+        "p99_ms",
+        "lost",
+        "duplicated",
+        "errors",
+        "server_cpu_ms_per_delivery",
+    ]
+    print(f"{'':<28}" + "".join(f"{n:>14}" for n in names))
+    for key in keys:
+        print(f"{key:<28}" + "".join(f"{chat[n]['closed_loop'].get(key)!s:>14}" for n in names))
+    if "huddle_vs_relay" in report:
+        print(f"{'huddle / relay':<28}{report['huddle_vs_relay']:>14.1%}")
+    for n in names:
+        print(f"\nsteps, {n} ({chat[n]['sockets']} sockets)")
+        print(
+            f"{'offered/s':>10}{'deliv/s':>10}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
+            f"{'lost':>6}{'dup':>5}{'err':>5}{'cpu ms':>8}"
+        )
+        for s in chat[n]["steps"]:
+            print(
+                f"{s['offered_per_s']:>10}{s['deliveries_per_s']:>10}{s['p50_ms']!s:>9}{s['p95_ms']!s:>9}"
+                f"{s['p99_ms']!s:>9}{s['lost']:>6}{s['duplicated']:>5}{s['errors']:>5}"
+                f"{s['server_cpu_ms_per_delivery']:>8}"
+            )
+    print("\nfan-out: last member's delivery, ms (p50 / p99 / max)")
+    for n in names:
+        for size, f in chat[n].get("fanout", {}).items():
+            print(
+                f"  {n:<10} {size:>4}: {f['last_member_p50_ms']} / {f['last_member_p99_ms']}"
+                f" / {f['last_member_max_ms']}  lost {f['lost']}"
+            )
+    if report["idle"]:
+        print("\nidle sockets held by one process")
+        for n, i in report["idle"].items():
+            print(
+                f"  {n:<10} held {i['held']} of {i['asked']}, {i['kib_per_socket']} KiB each"
+                f" (RSS {i['rss_before_mib']} -> {i['rss_after_mib']} MiB)"
+            )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--url", action="append", help="a server (repeat for several processes sharing Redis); default :8000"
-    )
-    parser.add_argument("--rate", type=float, default=300, help="messages per second, all senders together")
-    parser.add_argument("--seconds", type=float, default=60)
-    parser.add_argument("--users", type=int, default=40, help="people (paired into direct conversations)")
-    parser.add_argument("--drain", type=float, default=5, help="seconds to wait for stragglers")
-    parser.add_argument(
-        "--spawn", type=int, default=0, help="start this many daphne processes (ignores --url)"
-    )
-    parser.add_argument(
-        "--baseline", action="store_true", help="then run the same load against a bare websockets relay"
-    )
+    parser.add_argument("--users", type=int, default=1000, help="sockets (one person each) in the steps")
+    parser.add_argument("--pairs", type=int, default=200, help="pairs in the closed loop")
+    parser.add_argument("--seconds", type=float, default=15, help="closed-loop duration")
+    parser.add_argument("--rates", type=lambda s: [float(x) for x in s.split(",")],
+                        default=[250, 500, 1000, 2000, 3000, 4000, 6000, 8000])  # fmt: skip
+    parser.add_argument("--step-seconds", type=float, default=8)
+    parser.add_argument("--drain", type=float, default=5, help="seconds a step waits for stragglers")
+    parser.add_argument("--fanout", type=lambda s: [int(x) for x in s.split(",")], default=[200, 500])
+    parser.add_argument("--fanout-repeats", type=int, default=30)
+    parser.add_argument("--idle", type=int, default=15000, help="idle sockets to open (0: skip)")
+    parser.add_argument("--server", choices=["serve", "uvicorn", "daphne"], default=None,
+                        help="how Huddle is served (default: bin/serve, else uvicorn)")  # fmt: skip
+    parser.add_argument("--only", action="append", choices=["huddle", "relay", "channels"])
+    parser.add_argument("--quick", action="store_true", help="small and short: a smoke run")
+    parser.add_argument("--json", help="write the figures as JSON to this path ('-': stdout)")
     args = parser.parse_args()
-    columns: dict[str, list[tuple[str, object]]] = {}
-    if args.spawn:
-        with spawned_servers(args.spawn) as (urls, pids):
-            args.url = urls
-            print(f"started {args.spawn} daphne processes: {' '.join(urls)}", flush=True)
-            columns["huddle"], ok = asyncio.run(run(args, pids))
-    else:
-        columns["huddle"], ok = asyncio.run(run(args, []))
-    if args.baseline:
-        columns["ws relay"], _ = run_baseline(args)
-    print_table(columns)
-    print("\nRESULT:", "no lost or duplicated messages" if ok else "LOSS OR DUPLICATION")
-    if not ok:
-        raise SystemExit(1)
+    if args.server is None:
+        args.server = "serve" if (ROOT / "bin" / "serve").exists() else "uvicorn"
+    if args.quick:
+        args.users, args.pairs, args.seconds = min(args.users, 300), min(args.pairs, 50), 4
+        args.rates, args.step_seconds, args.drain = [250, 500, 1000], 3, 3
+        args.fanout, args.fanout_repeats, args.idle = [200], 5, min(args.idle, 1000)
+    report = run_all(args)
+    print_report(report)
+    if args.json:
+        text = json.dumps(report, indent=2)
+        if args.json == "-":
+            print(text)
+        else:
+            Path(args.json).write_text(text)
+    huddle = report["chat"].get("huddle")
+    if huddle and any(s["lost"] or s["duplicated"] for s in [huddle["closed_loop"], *huddle["steps"][:-1]]):
+        raise SystemExit(1)  # lost or duplicated below the last (breaking) step
 
 
 if __name__ == "__main__":
