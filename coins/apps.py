@@ -4,3 +4,9 @@ from django.apps import AppConfig
 class CoinsConfig(AppConfig):
     name = "coins"
     verbose_name = "Coins ledger"
+
+    def ready(self) -> None:
+        from coins.metrics import ledger_figures
+        from core.metrics import scrape_collector_register
+
+        scrape_collector_register("ledger", ledger_figures)

@@ -30,3 +30,33 @@ def _close_pools_before_fork(**kwargs: object) -> None:
         pools = getattr(type(conn), "_connection_pools", {})
         if conn.alias in pools:
             conn.close_pool()
+
+
+# --- Request ids and task metrics (core.observability, core.metrics) ----------------------------
+@signals.before_task_publish.connect
+def _carry_request_id(headers: dict | None = None, **kwargs: object) -> None:
+    """A task dispatched while handling a request carries its request id."""
+    from core.observability import current_request_id
+
+    request_id = current_request_id()
+    if headers is not None and request_id and "huddle_request_id" not in headers:
+        headers["huddle_request_id"] = request_id
+
+
+@signals.task_prerun.connect
+def _bind_request_id(task: object = None, **kwargs: object) -> None:
+    """Log lines of the task carry the request id it was dispatched under (or a new one)."""
+    from core.observability import bind_request_id, request_id_from
+
+    request = getattr(task, "request", None)
+    given = getattr(request, "huddle_request_id", None) or (getattr(request, "headers", None) or {}).get(
+        "huddle_request_id"
+    )
+    bind_request_id(request_id_from(given), task=getattr(task, "name", ""))
+
+
+@signals.task_postrun.connect
+def _count_task(task: object = None, state: str | None = None, **kwargs: object) -> None:
+    from core.metrics import celery_tasks
+
+    celery_tasks.labels(getattr(task, "name", "unknown"), (state or "unknown").lower()).inc()
