@@ -28,6 +28,7 @@ from coins.models import Entry, OperatorAction, PaymentEvent, Topup, TopupPackag
 from coins.payments import base as payments
 from coins.payments.errors import AmountMismatch, UnknownTopup
 from coins.payments.registry import provider_for_checkout
+from core.degraded import task_dispatch_on_commit
 from core.exceptions import IdempotencyKeyReused, InvalidInput
 
 # --- Transfers ------------------------------------------------------------------------------------
@@ -217,11 +218,11 @@ def _topup_credit(topup: Topup, *, payment_id: str, cause: str) -> None:
 
 def receipt_send_on_commit(*, transaction_id: int) -> None:
     """Issue and mail the receipt of a top-up credit or a purchase once the current transaction
-    commits. A dispatch the broker refuses is logged, not raised (the effect is committed); the
-    periodic receipt sweep (coins.tasks.sweep_receipts) issues it later."""
+    commits. A dispatch the broker refuses (Redis down: degraded mode) is logged, not raised (the
+    effect is committed); the periodic receipt sweep (coins.tasks.sweep_receipts) issues it later."""
     from coins.tasks import send_receipt
 
-    transaction.on_commit(lambda: send_receipt.delay(transaction_id), robust=True)
+    task_dispatch_on_commit(send_receipt, transaction_id, swept_by="coins.tasks.sweep_receipts")
 
 
 def _topup_refund(topup: Topup, *, cause: str) -> str:

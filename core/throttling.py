@@ -3,7 +3,9 @@
 DRF's own throttles keep a list per client and race under concurrency (DRF#5181); these count
 fixed windows with atomic counters, so every process agrees: on Redis SET NX EX + INCR in one round
 trip (the socket checks this on every message), elsewhere the cache's `add` + `incr`. Rates come from
-settings.RATE_LIMITS (`"30/second"`, `"300/hour"`), so operators can change them.
+settings.RATE_LIMITS (`"30/second"`, `"300/hour"`), so operators can change them. While Redis cannot
+be reached each process counts alone (core.degraded, CONTRACT section 1: degraded mode), so a
+limit still bites, per process.
 """
 
 import time
@@ -14,6 +16,7 @@ from django.core.cache import cache
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
+from core.degraded import UNREACHABLE_ERRORS, local_hit, redis_answered, redis_failed, redis_unreachable
 from core.exceptions import RateLimited
 from core.net import client_ip
 
@@ -33,6 +36,24 @@ def _redis_client() -> Any:
     return get_client(write=True) if get_client is not None else None
 
 
+def _redis_hit(redis_client: Any, key: str, period: int) -> int | None:
+    """The window's count after this hit, on Redis; None while Redis cannot be reached."""
+    url = str(getattr(cache, "location", "cache"))
+    if redis_unreachable(url):
+        return None
+    full_key = cache.make_key(key)
+    try:
+        with redis_client.pipeline(transaction=False) as pipe:
+            pipe.set(full_key, 0, ex=period + 1, nx=True)  # the window's counter, with its expiry
+            pipe.incr(full_key)
+            count = pipe.execute()[1]
+    except UNREACHABLE_ERRORS as exc:
+        redis_failed(url, "rate limits", exc)
+        return None
+    redis_answered(url)
+    return count
+
+
 def hit(bucket: str, limit: int, period: int, *, now: float | None = None) -> float | None:
     """Count one hit in `bucket`; None if allowed, else the seconds until the window resets."""
     now = time.time() if now is None else now
@@ -40,11 +61,9 @@ def hit(bucket: str, limit: int, period: int, *, now: float | None = None) -> fl
     key = f"ratelimit:{bucket}:{window}"
     redis_client = _redis_client()
     if redis_client is not None:
-        full_key = cache.make_key(key)
-        with redis_client.pipeline(transaction=False) as pipe:
-            pipe.set(full_key, 0, ex=period + 1, nx=True)  # the window's counter, with its expiry
-            pipe.incr(full_key)
-            count = pipe.execute()[1]
+        count = _redis_hit(redis_client, key, period)
+        if count is None:  # Redis unreachable: this process counts alone meanwhile (core.degraded)
+            count = local_hit(key, period + 1)
     else:
         cache.add(key, 0, timeout=period + 1)
         try:

@@ -38,6 +38,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django_redis.exceptions import ConnectionInterrupted
 from redis.exceptions import RedisError
 
+from core.degraded import watch_socket
 from core.exceptions import ApplicationError, InvalidInput, RateLimited
 from core.input_rules import is_storable_text, unstorable_path
 from core.routes import MAX_ID
@@ -158,6 +159,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_SERVER_ERROR)
             return
         self.joined_group = True
+        watch_socket(self)  # Redis down or restarted: close 1011, the client reconnects and syncs
         self.group_refreshed = self.presence_refreshed = asyncio.get_running_loop().time()
         self.frames: asyncio.Queue = asyncio.Queue(maxsize=MAX_WAITING_FRAMES)
         self.frame_worker = asyncio.get_running_loop().create_task(self._work_frames())

@@ -19,6 +19,8 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.db import transaction
 
+from core.degraded import UNREACHABLE_ERRORS, redis_failed, redis_unreachable
+
 logger = logging.getLogger("huddle.realtime")
 
 EVENT_MESSAGE_TYPE = "huddle.event"
@@ -91,12 +93,19 @@ def _publish(user_ids: list[int], message: dict[str, Any]) -> None:
 
 
 def send_event_now(user_ids: Iterable[int], event: dict[str, Any]) -> None:
-    """Send at once; a failing channel layer is logged, never raised (the data is committed)."""
+    """Send at once; a failing channel layer is logged, never raised (the data is committed).
+    While Redis is unreachable the event is skipped (degraded mode: clients sync on reconnect)."""
     ids = sorted(set(user_ids))
     if not ids:
         return
+    if settings.REDIS_URL and redis_unreachable(settings.REDIS_URL):
+        logger.info("Redis unreachable: %s event to %d users skipped", event.get("type"), len(ids))
+        return
     try:
         _publish(ids, {"type": EVENT_MESSAGE_TYPE, "event": event})
+    except UNREACHABLE_ERRORS as exc:
+        redis_failed(settings.REDIS_URL, "socket events", exc)
+        logger.info("Redis unreachable: %s event to %d users skipped", event.get("type"), len(ids))
     except Exception:
         logger.exception("could not send %s event to %d users", event.get("type"), len(ids))
 
