@@ -3,14 +3,14 @@ them): coins in circulation (what users' wallets hold) and the last reconciliati
 
 from collections.abc import Iterator
 
-from django.db.models import Sum
 from prometheus_client.core import GaugeMetricFamily
 
-from coins.models import Account, ReconciliationRun
+from coins.models import ReconciliationRun
+from coins.reports import coins_in_circulation
 
 
 def ledger_figures() -> Iterator[GaugeMetricFamily]:
-    held = Account.objects.filter(kind=Account.Kind.WALLET).aggregate(total=Sum("balance"))["total"] or 0
+    held = coins_in_circulation()
     yield GaugeMetricFamily("huddle_coins_in_circulation", "Coins held in users' wallets.", value=held)
     last = ReconciliationRun.objects.filter(ok__isnull=False).order_by("-started_at").first()
     findings = GaugeMetricFamily(

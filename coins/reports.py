@@ -1,4 +1,5 @@
-"""Read-only reports for operators: an account's statement and the trial balance.
+"""Read-only reports for operators: an account's statement, the trial balance, and the daily
+figures of the operators' dashboard (coins in circulation, issued and spent per day).
 
 A statement needs no running sum: every entry carries its account's balance after it. The trial
 balance groups system accounts by purpose (their shards summed) and all user wallets into one line;
@@ -7,10 +8,12 @@ minus its debits in the account's natural direction.
 """
 
 from dataclasses import dataclass, field
+from datetime import UTC, date
 
 from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models.functions import TruncDate
 
-from coins.models import Account, Entry, Side
+from coins.models import Account, Entry, Side, Transaction
 
 WALLETS = "user wallets"
 
@@ -86,3 +89,44 @@ def trial_balance() -> TrialBalance:
         line.debits += row["debits"]
         line.credits += row["credits"]
     return TrialBalance(lines=[wallet_line, *(lines[p] for p in sorted(lines))])
+
+
+@dataclass(frozen=True)
+class CoinsDay:
+    day: date
+    issued: int  # coins that entered wallets from outside: top-ups and promotional grants
+    spent: int  # coins wallets paid to the store
+
+
+def coins_in_circulation() -> int:
+    """What users' wallets hold."""
+    return Account.objects.filter(kind=Account.Kind.WALLET).aggregate(total=Sum("balance"))["total"] or 0
+
+
+def coins_per_day(*, since: date) -> list[CoinsDay]:
+    """Coins issued and spent per UTC day from `since` (days without any are left out)."""
+    wallet_entries = Entry.objects.filter(
+        account__kind=Account.Kind.WALLET,
+        transaction__created_at__date__gte=since,
+    )
+    issued = (
+        wallet_entries.filter(
+            side=Side.CREDIT,
+            transaction__kind__in=[Transaction.Kind.TOPUP, Transaction.Kind.PROMOTION],
+        )
+        .annotate(day=TruncDate("transaction__created_at", tzinfo=UTC))
+        .values("day")
+        .annotate(total=Sum("amount"))
+    )
+    spent = (
+        wallet_entries.filter(side=Side.DEBIT, transaction__kind=Transaction.Kind.PURCHASE)
+        .annotate(day=TruncDate("transaction__created_at", tzinfo=UTC))
+        .values("day")
+        .annotate(total=Sum("amount"))
+    )
+    days: dict[date, list[int]] = {}
+    for row in issued:
+        days.setdefault(row["day"], [0, 0])[0] = row["total"]
+    for row in spent:
+        days.setdefault(row["day"], [0, 0])[1] = row["total"]
+    return [CoinsDay(day, i, s) for day, (i, s) in sorted(days.items())]

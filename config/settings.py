@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "django.contrib.humanize",
     "django.contrib.postgres",
     "channels",
     "rest_framework",
@@ -52,6 +53,7 @@ INSTALLED_APPS = [
     "store",
     "redpackets",
     "demo",
+    "dashboard",
 ]
 
 MIDDLEWARE = [

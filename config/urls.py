@@ -10,6 +10,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from accounts import web
 from core import views as core_views
+from dashboard.views import dashboard_view
 
 
 def avatar_file(request: HttpRequest, path: str) -> HttpResponse:
@@ -20,6 +21,7 @@ def avatar_file(request: HttpRequest, path: str) -> HttpResponse:
 
 
 urlpatterns = [
+    path("admin/dashboard/", dashboard_view, name="admin-dashboard"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("accounts.urls")),
     path("api/v1/", include("messaging.urls")),
