@@ -54,6 +54,15 @@ class User(AbstractUser):
     avatar = models.ImageField(upload_to="avatars/", blank=True)
     presence = models.CharField(max_length=10, choices=Presence.choices, default=Presence.ONLINE)
     read_receipts = models.BooleanField(default=True)
+    # The sender's style in chat, denormalised here by the store (store.style) so that a send,
+    # which reads this row anyway, stamps it on the message without asking the store.
+    chat_bubble = models.CharField(
+        max_length=7, blank=True, help_text="The active chat bubble's colour (#rrggbb); empty: none."
+    )
+    chat_name_color = models.CharField(
+        max_length=7, blank=True, help_text="The active name colour (#rrggbb); empty: none."
+    )
+    vip_until = models.DateTimeField(null=True, blank=True, help_text="The end of the paid VIP time.")
 
     objects = HuddleUserManager()
 

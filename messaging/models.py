@@ -141,6 +141,9 @@ class Message(models.Model):
     # NULL, not "", for "none": the per-sender unique constraint must not cover messages without one.
     client_id = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
     data = models.JSONField(default=dict, blank=True)
+    # The sender's style when they sent it, stamped by the server (never by clients): see
+    # messaging.rendering.sender_style_of. `{}` for messages stored before it existed.
+    sender_style = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     edited_at = models.DateTimeField(null=True, blank=True)
     recalled = models.BooleanField(default=False)

@@ -19,6 +19,21 @@ def iso(moment: datetime | None) -> str | None:
     return value[:-6] + "Z" if value.endswith("+00:00") else value
 
 
+NO_STYLE: dict[str, Any] = {"bubble": None, "name_color": None, "vip": False}
+
+
+def sender_style_payload(message: Message) -> dict[str, Any]:
+    """`sender_style`: the sender's chat bubble colour, name colour (each "#rrggbb" or null) and
+    VIP badge when they sent the message, stamped by the server at the send (messaging.services);
+    all empty for system messages and for messages stored before styles existed."""
+    style = message.sender_style or NO_STYLE
+    return {
+        "bubble": style.get("bubble") or None,
+        "name_color": style.get("name_color") or None,
+        "vip": style.get("vip") is True,
+    }
+
+
 def message_payload(message: Message) -> dict[str, Any]:
     """`message.sender` should be loaded (select_related) or None for system messages."""
     sender = message.sender
@@ -34,6 +49,7 @@ def message_payload(message: Message) -> dict[str, Any]:
         "edited_at": iso(message.edited_at),
         "recalled": message.recalled,
         "data": message.data,
+        "sender_style": sender_style_payload(message),
     }
 
 

@@ -16,6 +16,16 @@ class SenderSerializer(serializers.Serializer):
     display_name = serializers.CharField()
 
 
+class SenderStyleSerializer(serializers.Serializer):
+    bubble = serializers.CharField(
+        allow_null=True, help_text="The background colour (#rrggbb) of the sender's chat bubble, or null."
+    )
+    name_color = serializers.CharField(
+        allow_null=True, help_text="The colour (#rrggbb) of the sender's name, or null."
+    )
+    vip = serializers.BooleanField(help_text="The sender was a VIP member when they sent it.")
+
+
 class MessageSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     conversation = serializers.IntegerField()
@@ -30,6 +40,11 @@ class MessageSerializer(serializers.Serializer):
     edited_at = serializers.DateTimeField(allow_null=True)
     recalled = serializers.BooleanField()
     data = serializers.DictField(help_text="Structured payload: sticker, gift or red packet.")
+    sender_style = SenderStyleSerializer(
+        help_text="Set by the server, never by clients: the sender's active bubble and name colour "
+        "(store items) and VIP badge at the moment they sent the message; all null/false for system "
+        "messages."
+    )
 
 
 class ConversationSerializer(serializers.Serializer):

@@ -23,7 +23,7 @@ Invariants:
 
 import contextlib
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
@@ -47,7 +47,7 @@ from messaging.errors import (
 )
 from messaging.models import BODY_MAX_LENGTH, Conversation, Membership, Message
 from messaging.realtime import send_event_on_commit
-from messaging.rendering import message_payload
+from messaging.rendering import NO_STYLE, message_payload
 from messaging.selectors import member_ids_of, member_ids_seeing
 
 CLIENT_KINDS = frozenset({Message.Kind.TEXT, Message.Kind.STICKER})
@@ -195,13 +195,27 @@ def _check_sender(
         direct_peer_check(sender, next((uid for uid in member_ids if uid != sender.pk), sender.pk))
 
 
-def _sender_user(sender: User | int) -> User:
-    """The sender, checked to be active in the database (as the PostgreSQL function does)."""
+def _sender_user(sender: User | int) -> tuple[User, User]:
+    """The sender as given (or read, when given by id), checked to be active in the database (as
+    the PostgreSQL function does), and the row as read now (its style columns are current)."""
     sender_id = sender if isinstance(sender, int) else sender.pk
     user = User.objects.filter(pk=sender_id, is_active=True).first()
     if user is None:
         raise SenderGone()
-    return user if isinstance(sender, int) else sender
+    return (user if isinstance(sender, int) else sender), user
+
+
+def _sender_style(row: User, kind: str, created_at: datetime) -> dict[str, Any]:
+    """The style stamped on a message: the sender's bubble and name colours and whether their VIP
+    time runs at `created_at`, from the row the send read (the PostgreSQL function builds the
+    same object); a system message carries none."""
+    if kind == Message.Kind.SYSTEM:
+        return dict(NO_STYLE)
+    return {
+        "bubble": row.chat_bubble or None,
+        "name_color": row.chat_name_color or None,
+        "vip": row.vip_until is not None and row.vip_until > created_at,
+    }
 
 
 def _store_message_orm(
@@ -217,7 +231,7 @@ def _store_message_orm(
     the next message of the conversation and move the conversation's last message. Runs inside
     message_send's transaction. Returns the message and the member ids, or the first message of a
     repeated client_id. The same contract as `_store_message_postgres` (the parity test runs both)."""
-    sender = _sender_user(sender)
+    sender, sender_row = _sender_user(sender)
     conversation = (
         _with_transaction_ids(Conversation.objects.select_for_update(no_key=True))
         .filter(pk=conversation_id)
@@ -227,6 +241,7 @@ def _store_message_orm(
         raise ConversationNotFound()
     member_ids = member_ids_of(conversation.pk)
     _check_sender(sender, kind, conversation.kind, member_ids, trusted)
+    created_at = timezone.now()
     message = Message(
         conversation=conversation,
         seq=conversation.last_seq + 1,
@@ -235,6 +250,8 @@ def _store_message_orm(
         body=body,
         client_id=client_id,
         data=data,
+        sender_style=_sender_style(sender_row, kind, created_at),
+        created_at=created_at,
         txid=getattr(conversation, "_txid", None),
         snapshot_xmin=getattr(conversation, "_xmin", None),
         snapshot=getattr(conversation, "_snapshot", ""),
@@ -287,7 +304,7 @@ def _store_message_postgres(
             _SEND_SQL,
             [sender_id, conversation_id, kind, body, client_id, json.dumps(data), created_at, trusted],
         )
-        status, message_id, seq, member_ids, number, display_name = cursor.fetchone()
+        status, message_id, seq, member_ids, number, display_name, style = cursor.fetchone()
     if status == "duplicate":  # the sender's client_id is taken: the first message answers
         if message_id is None:  # pragma: no cover - only under REPEATABLE READ, which we never use
             raise IntegrityError("The client_id is taken by a message this transaction cannot see.")
@@ -305,6 +322,8 @@ def _store_message_postgres(
         body=body,
         client_id=client_id,
         data=data,
+        # Django's psycopg setup hands jsonb over as text (JSONField decodes it).
+        sender_style=json.loads(style) if isinstance(style, str) else style,
         created_at=created_at,
     )
     message._state.adding = False

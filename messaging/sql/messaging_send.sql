@@ -6,21 +6,30 @@
 -- Statuses: ok, duplicate (the sender's client_id is taken: message_id is the first message),
 -- sender_gone, not_found, blocked, not_friends. Nothing is written unless the status is ok.
 --
--- Loaded by migration 0003 (messaging_send_function). A database that has migrated does not see a
--- later change to this file: a change needs a NEW migration that runs this file again
--- (CREATE OR REPLACE; see messaging.migrations.0003's `create_function`). Keep the signature, or
--- have that migration drop the old one.
+-- The sender's style (bubble, name colour, VIP; kept on accounts_user by the store) is stamped on
+-- the message as `sender_style`, from the same read of the sender's row: a snapshot of what they
+-- had when they sent it (messaging.rendering.sender_style_of builds the same object on SQLite).
+--
+-- Loaded by migration 0003 (messaging_send_function) and again by 0005 (message_sender_style),
+-- which drops the previous version first (its result columns changed). A database that has
+-- migrated does not see a later change to this file: a change needs a NEW migration that runs this
+-- file again (CREATE OR REPLACE; see messaging.migrations.0003's `create_function`). Keep the
+-- signature and result columns, or have that migration drop the old function.
 CREATE OR REPLACE FUNCTION messaging_send(
     p_sender bigint, p_conversation bigint, p_kind text, p_body text, p_client_id text,
     p_data jsonb, p_created_at timestamptz, p_trusted boolean
 ) RETURNS TABLE (
     status text, message_id bigint, message_seq bigint, member_ids bigint[],
-    sender_number bigint, sender_display_name text
+    sender_number bigint, sender_display_name text, sender_style jsonb
 ) LANGUAGE plpgsql AS $$
 DECLARE
     v_active boolean;
     v_number bigint;
     v_name text;
+    v_bubble text;
+    v_name_color text;
+    v_vip_until timestamptz;
+    v_style jsonb;
     v_kind text;
     v_last_seq bigint;
     v_members bigint[];
@@ -31,52 +40,60 @@ DECLARE
     -- does; messaging.sync needs a snapshot from before the insert (earlier only widens `late`).
     v_snapshot pg_snapshot := pg_current_snapshot();
 BEGIN
-    SELECT u.is_active, u.number, u.display_name INTO v_active, v_number, v_name
+    SELECT u.is_active, u.number, u.display_name, u.chat_bubble, u.chat_name_color, u.vip_until
+      INTO v_active, v_number, v_name, v_bubble, v_name_color, v_vip_until
       FROM accounts_user u WHERE u.id = p_sender;
     IF NOT FOUND OR NOT v_active THEN
-        RETURN QUERY SELECT 'sender_gone', NULL::bigint, NULL::bigint, NULL::bigint[], NULL::bigint, NULL::text;
+        RETURN QUERY SELECT 'sender_gone', NULL::bigint, NULL::bigint, NULL::bigint[], NULL::bigint, NULL::text,
+                            NULL::jsonb;
         RETURN;
+    END IF;
+    IF p_kind = 'system' THEN  -- a notice, not the person speaking: no style
+        v_style := jsonb_build_object('bubble', NULL, 'name_color', NULL, 'vip', false);
+    ELSE
+        v_style := jsonb_build_object('bubble', nullif(v_bubble, ''), 'name_color', nullif(v_name_color, ''),
+                                      'vip', coalesce(v_vip_until > p_created_at, false));
     END IF;
     -- Sends into one conversation queue on its row: seq stays gapless and, within the
     -- conversation, id order is commit order.
     SELECT c.kind, c.last_seq INTO v_kind, v_last_seq
       FROM messaging_conversation c WHERE c.id = p_conversation FOR NO KEY UPDATE;
     IF NOT FOUND THEN
-        RETURN QUERY SELECT 'not_found', NULL::bigint, NULL::bigint, NULL::bigint[], v_number, v_name;
+        RETURN QUERY SELECT 'not_found', NULL::bigint, NULL::bigint, NULL::bigint[], v_number, v_name, NULL::jsonb;
         RETURN;
     END IF;
     v_members := ARRAY(SELECT m.user_id FROM messaging_membership m WHERE m.conversation_id = p_conversation);
     IF NOT (p_sender = ANY (v_members)) AND NOT v_system THEN
-        RETURN QUERY SELECT 'not_found', NULL::bigint, NULL::bigint, NULL::bigint[], v_number, v_name;
+        RETURN QUERY SELECT 'not_found', NULL::bigint, NULL::bigint, NULL::bigint[], v_number, v_name, NULL::jsonb;
         RETURN;
     END IF;
     IF v_kind = 'direct' AND NOT v_system THEN
         v_peer := coalesce((SELECT x FROM unnest(v_members) x WHERE x <> p_sender LIMIT 1), p_sender);
         IF EXISTS (SELECT 1 FROM accounts_block b
                     WHERE b.blocker_id IN (p_sender, v_peer) AND b.blocked_id IN (p_sender, v_peer)) THEN
-            RETURN QUERY SELECT 'blocked', NULL::bigint, NULL::bigint, NULL::bigint[], v_number, v_name;
+            RETURN QUERY SELECT 'blocked', NULL::bigint, NULL::bigint, NULL::bigint[], v_number, v_name, NULL::jsonb;
             RETURN;
         END IF;
         IF NOT EXISTS (SELECT 1 FROM accounts_friendship f WHERE f.user_id = p_sender AND f.friend_id = v_peer) THEN
-            RETURN QUERY SELECT 'not_friends', NULL::bigint, NULL::bigint, NULL::bigint[], v_number, v_name;
+            RETURN QUERY SELECT 'not_friends', NULL::bigint, NULL::bigint, NULL::bigint[], v_number, v_name, NULL::jsonb;
             RETURN;
         END IF;
     END IF;
-    INSERT INTO messaging_message (conversation_id, seq, sender_id, kind, body, client_id, data, created_at,
-                                   recalled, txid, snapshot_xmin, snapshot)
-    VALUES (p_conversation, v_last_seq + 1, p_sender, p_kind, p_body, p_client_id, p_data, p_created_at,
+    INSERT INTO messaging_message (conversation_id, seq, sender_id, kind, body, client_id, data, sender_style,
+                                   created_at, recalled, txid, snapshot_xmin, snapshot)
+    VALUES (p_conversation, v_last_seq + 1, p_sender, p_kind, p_body, p_client_id, p_data, v_style, p_created_at,
             false, pg_current_xact_id()::text::bigint,
             pg_snapshot_xmin(v_snapshot)::text::bigint, v_snapshot::text)
     ON CONFLICT (sender_id, client_id) WHERE client_id IS NOT NULL DO NOTHING
     RETURNING id INTO v_id;
     IF v_id IS NULL THEN
         SELECT m.id INTO v_id FROM messaging_message m WHERE m.sender_id = p_sender AND m.client_id = p_client_id;
-        RETURN QUERY SELECT 'duplicate', v_id, NULL::bigint, NULL::bigint[], v_number, v_name;
+        RETURN QUERY SELECT 'duplicate', v_id, NULL::bigint, NULL::bigint[], v_number, v_name, NULL::jsonb;
         RETURN;
     END IF;
     UPDATE messaging_conversation
        SET last_seq = v_last_seq + 1, last_message_id = v_id, last_activity = p_created_at
      WHERE id = p_conversation;
-    RETURN QUERY SELECT 'ok', v_id, v_last_seq + 1, v_members, v_number, v_name;
+    RETURN QUERY SELECT 'ok', v_id, v_last_seq + 1, v_members, v_number, v_name, v_style;
 END
 $$;

@@ -6,10 +6,12 @@ fields, the conversation's last_seq / last_message_id / last_activity) must be t
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.db import connection, transaction
+from django.utils import timezone
 
 from accounts.models import Block, Friendship, User
 from messaging import conversations, services
@@ -80,6 +82,15 @@ def deactivate(name: str) -> Callable[[World], Any]:
     return lambda w: User.objects.filter(pk=w.people[name].pk).update(is_active=False)
 
 
+def styled(name: str, *, vip: timedelta | None = None) -> Callable[[World], Any]:
+    """Give a person a bubble and a name colour, and VIP time ending `vip` from now."""
+    return lambda w: User.objects.filter(pk=w.people[name].pk).update(
+        chat_bubble="#336699",
+        chat_name_color="#cc0000",
+        vip_until=None if vip is None else timezone.now() + vip,
+    )
+
+
 def both(*steps: Callable[[World], Any]) -> Callable[[World], Any]:
     return lambda w: [step(w) for step in steps]
 
@@ -126,6 +137,25 @@ CASES = {
     "trusted red packet": Case(
         "bob", "direct", kind="red_packet", body="", data={"red_packet": 7}, trusted=True
     ),
+    "styled sender, VIP": Case("alice", "group", setup=styled("alice", vip=timedelta(days=3))),
+    "styled sender by id, VIP over": Case(
+        "alice", "direct", as_id=True, setup=styled("alice", vip=-timedelta(seconds=1))
+    ),
+    "styled sender, no VIP": Case("bob", "group", kind="sticker", body="", data=STICKER, setup=styled("bob")),
+    "styled sender, gift": Case(
+        "bob", "direct", kind="gift", body="Rose", data={"sku": "rose"}, trusted=True, setup=styled("bob")
+    ),
+    "styled sender, system message": Case(
+        "alice",
+        "group",
+        kind="system",
+        body="notice",
+        trusted=True,
+        setup=styled("alice", vip=timedelta(days=1)),
+    ),
+    "styled sender, duplicate client_id": Case(
+        "alice", "group", client_id="taken", setup=styled("alice", vip=timedelta(days=1))
+    ),
 }
 
 
@@ -148,7 +178,16 @@ def _message_row(message_id: int, txid: int) -> dict[str, Any]:
     return {
         **{
             key: row[key]
-            for key in ("conversation_id", "seq", "sender_id", "kind", "body", "client_id", "data")
+            for key in (
+                "conversation_id",
+                "seq",
+                "sender_id",
+                "kind",
+                "body",
+                "client_id",
+                "data",
+                "sender_style",
+            )
         },
         "recalled": row["recalled"],
         "edited_at": row["edited_at"],
@@ -194,7 +233,14 @@ def run(path: str, case: Case, w: World) -> dict[str, Any]:
             last_seq, last_message_id, last_activity = after
             outcome.update(
                 members=sorted(member_ids),
-                returned=(message.seq, message.sender.pk, message.sender.number, message.kind, message.data),
+                returned=(
+                    message.seq,
+                    message.sender.pk,
+                    message.sender.number,
+                    message.kind,
+                    message.data,
+                    message.sender_style,
+                ),
                 row=_message_row(message.pk, txid),
                 conversation=(
                     last_seq - before[0],
@@ -241,6 +287,8 @@ def test_the_expected_outcomes(world):
         "system message, sender not a member": "ok",
         "system message into a blocked direct": "ok",
         "trusted non-system kind, not a member": "ConversationNotFound",
+        "styled sender, VIP": "ok",
+        "styled sender, system message": "ok",
     }
     # every status the function answers (messaging/sql/messaging_send.sql) is in the table
     assert set(expectations.values()) == {
@@ -264,3 +312,25 @@ def test_the_expected_outcomes(world):
             assert outcome["duplicate_of"] == world.taken.pk and outcome["new_rows"] == 0
         if got == "ok":
             assert outcome["conversation"] == (1, True, True)
+
+
+def test_the_stamped_styles(world):
+    """The style each case stamps on its message, through both paths."""
+    styles = {
+        "styled sender, VIP": {"bubble": "#336699", "name_color": "#cc0000", "vip": True},
+        "styled sender by id, VIP over": {"bubble": "#336699", "name_color": "#cc0000", "vip": False},
+        "styled sender, no VIP": {"bubble": "#336699", "name_color": "#cc0000", "vip": False},
+        "styled sender, gift": {"bubble": "#336699", "name_color": "#cc0000", "vip": False},
+        "styled sender, system message": {"bubble": None, "name_color": None, "vip": False},
+        "ok direct": {"bubble": None, "name_color": None, "vip": False},
+    }
+    for name, style in styles.items():
+        case = CASES[name]
+        for path in PATHS:
+            with transaction.atomic():
+                if case.setup is not None:
+                    case.setup(world)
+                outcome = run(path, case, world)
+                transaction.set_rollback(True)
+            assert (name, path, outcome["row"]["sender_style"]) == (name, path, style)
+            assert outcome["returned"][-1] == style

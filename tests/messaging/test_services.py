@@ -63,6 +63,7 @@ def test_send_stores_the_message_and_fans_it_out_after_commit(
                     "edited_at": None,
                     "recalled": False,
                     "data": {},
+                    "sender_style": {"bubble": None, "name_color": None, "vip": False},
                 },
             },
         )
