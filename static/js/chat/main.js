@@ -12,6 +12,7 @@ import { setDefaultAvatar } from "./views/common.js";
 import { mountComposer } from "./views/composer.js";
 import { mountConversation } from "./views/conversation.js";
 import { mountGifts } from "./views/gifts.js";
+import { handleRedPacketFrame, mountRedPackets } from "./views/redpacket.js";
 import { mountSidebar } from "./views/sidebar.js";
 import { clarifySendError, mountStickers } from "./views/stickers.js";
 
@@ -33,6 +34,7 @@ mountConversation();
 mountComposer();
 mountStickers({ store: data.urls.store });
 mountGifts({ store: data.urls.store });
+mountRedPackets();
 
 // Phones show the list or the conversation; "Back" returns to the list.
 const layout = byId("chat");
@@ -74,7 +76,10 @@ let synced = false;
 const socket = new ChatSocket({
   url: `${location.protocol === "https:" ? "wss://" : "ws://"}${location.host}${data.urls.socket}`,
   lastMessageId: () => state.maxMessageId,
-  onFrame: (frame) => handleStoreFrame(frame) || actions.handleFrame(clarifySendError(frame)),
+  onFrame: (frame) => {
+    handleRedPacketFrame(frame); // red_packet.* (the cards), then the rest as before
+    return handleStoreFrame(frame) || actions.handleFrame(clarifySendError(frame));
+  },
   onState: (connection, { retryInMs = 0 } = {}) => store.setConnection(connection, retryInMs),
   onDown: () => store.failSending(),
   onLoggedOut: () => location.assign(loginUrl),

@@ -11,6 +11,7 @@ import { avatar, avatarUrl, displayName, messageSummary, presenceLabel } from ".
 import { confirmDialog, editDialog, membersDialog } from "./dialogs.js";
 import { authorLine, decorateBubble } from "./flair.js";
 import { giftCard } from "./gifts.js";
+import { redPacketCard } from "./redpacket.js";
 import { stickerBody } from "./stickers.js";
 
 const { state } = store;
@@ -206,10 +207,7 @@ function menuFor(conversation, message) {
 function bodyOf(message) {
   if (message.recalled) return el("p", { class: "msg-body recalled-text" }, gettext("Message recalled"));
   if (message.kind === "text") return el("p", { class: "msg-body" }, message.body);
-  if (message.kind === "red_packet") {
-    const greeting = message.body || (message.data && message.data.greeting) || "";
-    return el("p", { class: "msg-body special" }, "🧧 ", gettext("Red packet"), greeting ? ` — ${greeting}` : "");
-  }
+  if (message.kind === "red_packet") return redPacketCard(message);
   if (message.kind === "gift") return giftCard(message);
   if (message.kind === "sticker") return stickerBody(message);
   return el("p", { class: "msg-body special" }, messageSummary(message));
