@@ -231,6 +231,7 @@ def watch_socket(socket: ClosableSocket) -> None:
         watch = _watches[loop] = _SocketWatch(url)
     watch.sockets.add(socket)
     watch.start()
+    redis_answered(url)  # the socket just joined its group: Redis is there
 
 
 # --- Celery dispatches ---------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.db import transaction
 
-from core.degraded import UNREACHABLE_ERRORS, redis_failed, redis_unreachable
+from core.degraded import UNREACHABLE_ERRORS, redis_failed
 
 logger = logging.getLogger("huddle.realtime")
 
@@ -94,12 +94,12 @@ def _publish(user_ids: list[int], message: dict[str, Any]) -> None:
 
 def send_event_now(user_ids: Iterable[int], event: dict[str, Any]) -> None:
     """Send at once; a failing channel layer is logged, never raised (the data is committed).
-    While Redis is unreachable the event is skipped (degraded mode: clients sync on reconnect)."""
+    While Redis is unreachable the event is skipped (degraded mode: clients sync on reconnect).
+    Every event tries Redis, even during an outage (a refused connection costs a millisecond):
+    skipping for a while after a failure would lose live events for sockets that reconnected in
+    another process as soon as Redis was back."""
     ids = sorted(set(user_ids))
     if not ids:
-        return
-    if settings.REDIS_URL and redis_unreachable(settings.REDIS_URL):
-        logger.info("Redis unreachable: %s event to %d users skipped", event.get("type"), len(ids))
         return
     try:
         _publish(ids, {"type": EVENT_MESSAGE_TYPE, "event": event})
