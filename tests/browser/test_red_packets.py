@@ -111,11 +111,22 @@ def test_two_of_four_claim_a_random_packet_live_and_the_fourth_finds_it_all_take
     # then everyone sees its red card, the coins left her wallet, and its shares wait
     for page in (alice_page, bob_page, carol_page):
         expect(cards(page)).to_have_count(1)
-        card_item = messages(page).get_by_role("listitem").filter(has=page.get_by_role("button", name="Open red packet"))
+        card_item = (
+            messages(page)
+            .get_by_role("listitem")
+            .filter(has=page.get_by_role("button", name="Open red packet"))
+        )
         expect(card_item).to_contain_text("Red packet")
         expect(card_item).to_contain_text("恭喜发财 Good luck")
     expect(cards(alice_page)).to_have_accessible_description(re.compile(r"恭喜发财 Good luck.*2 of 2 left"))
     expect(cards(bob_page)).to_have_accessible_description(re.compile("Open to claim"))
+    # money hangs on it: no edit, no recall
+    packet_item = (
+        messages(alice_page)
+        .get_by_role("listitem")
+        .filter(has=alice_page.get_by_role("button", name="Open red packet"))
+    )
+    expect(packet_item.get_by_role("button", name="Message actions")).to_have_count(0)
     expect(balance(alice_page)).to_have_text("90")
     shoot(bob_page, "card-desktop-en")
 

@@ -5,6 +5,7 @@ import * as actions from "./actions.js";
 import { configureApi } from "./api.js";
 import { byId } from "./dom.js";
 import { gettext } from "./i18n.js";
+import { handleRedPacketFrame } from "./redpackets.js";
 import { handleStoreFrame, refreshCatalog } from "./shop.js";
 import { ChatSocket } from "./socket.js";
 import * as store from "./store.js";
@@ -12,7 +13,7 @@ import { setDefaultAvatar } from "./views/common.js";
 import { mountComposer } from "./views/composer.js";
 import { mountConversation } from "./views/conversation.js";
 import { mountGifts } from "./views/gifts.js";
-import { handleRedPacketFrame, mountRedPackets } from "./views/redpacket.js";
+import { mountRedPackets } from "./views/redpacket.js";
 import { mountSidebar } from "./views/sidebar.js";
 import { clarifySendError, mountStickers } from "./views/stickers.js";
 

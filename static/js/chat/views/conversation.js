@@ -136,6 +136,7 @@ function menuFor(conversation, message) {
   const manages = conversation.kind === "group" && ["owner", "admin"].includes(conversation.my_role);
   const mayEdit = own && message.kind === "text" && !message.recalled;
   if (message.recalled || !message.sender || !(own || manages)) return null;
+  if (message.kind === "red_packet") return null; // neither edited nor recalled: money hangs on it
   const menuId = `menu-${message.id}`;
   const menu = el("div", { class: "msg-menu", id: menuId, role: "menu", "aria-label": gettext("Message actions"), hidden: true });
   menu.addEventListener("keydown", (event) => {
