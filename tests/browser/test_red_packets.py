@@ -6,9 +6,11 @@ screenshots there (desk and phone, English and Simplified Chinese)."""
 
 import os
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import Locator, Page, expect
 
 from coins.audit import ledger_report
@@ -16,6 +18,7 @@ from coins.ledger import wallet_balance
 from coins.services import promotion_grant
 from messaging.conversations import conversation_direct_open, conversation_group_create
 from redpackets.models import RedPacket
+from redpackets.services import red_packet_expire, red_packet_send
 from tests.browser.pages import messages, open_conversation, translated
 from tests.factories import UserFactory, make_friends
 
@@ -304,3 +307,42 @@ def test_red_packet_screenshots(people, language):
         packets.last.click()
         expect(page.get_by_role("dialog")).to_be_visible()
         shoot(page, f"open-{size}-{language}")
+
+
+def test_an_expired_packet_shows_expired_live_and_its_rest_goes_back(people):
+    alice = UserFactory(username="alice", display_name="Alice")
+    bob = UserFactory(username="bob", display_name="Bob")
+    carol = UserFactory(username="carol", display_name="Carol")
+    make_friends(alice, bob)
+    make_friends(alice, carol)
+    group = conversation_group_create(user=alice, title="Trio", member_numbers=[bob.number, carol.number])
+    promotion_grant(user=alice, amount=20)
+    packet = red_packet_send(
+        sender=alice, conversation_id=group.pk, total=10, count=2, mode="equal", greeting="Hurry"
+    )
+    alice_page = people.open(alice)
+    bob_page = people.open(bob)
+    open_conversation(alice_page, "Trio")
+    open_conversation(bob_page, "Trio")
+    assert claim(bob_page, "Alice") == 5
+    expect(cards(alice_page)).to_have_accessible_description(re.compile("1 of 2 left"))
+    expect(balance(alice_page)).to_have_text("10")
+
+    # when a day passes and the expiry task returns the rest
+    red_packet_expire(red_packet_id=packet.pk, now=timezone.now() + timedelta(hours=25))
+
+    # then the sender's card says so live, and her balance shows the 5 coins back
+    expect(cards(alice_page)).to_have_accessible_description(re.compile("Expired"))
+    expect(balance(alice_page)).to_have_text("15")
+    own = open_card(alice_page, "Alice")
+    expect(own).to_contain_text("Expired: 5 coins went back to Alice.")
+    # Carol, who had not claimed, finds it expired with nothing to claim; Bob keeps his share
+    carol_page = people.open(carol)
+    open_conversation(carol_page, "Trio")
+    expect(cards(carol_page)).to_have_accessible_description(re.compile("Expired"))
+    late = open_card(carol_page, "Alice")
+    expect(late.get_by_role("status")).to_have_text("This red packet has expired.")
+    expect(late.get_by_role("button", name="Claim")).to_have_count(0)
+    shoot(carol_page, "expired-desktop-en")
+    assert wallet_balance(alice) == 15 and wallet_balance(bob) == 5 and wallet_balance(carol) == 0
+    assert ledger_report().ok
