@@ -12,6 +12,7 @@ keeps the token or session it was made with.
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth import authenticate, password_validation, update_session_auth_hash
@@ -229,6 +230,16 @@ def profile_update(*, user: User, **changes: Any) -> User:
         if user.presence != old_presence:
             _presence_changed_on_commit(user, old_presence)
     return user
+
+
+def chat_style_set(*, user_id: int, bubble: str, name_color: str, vip_until: datetime | None) -> None:
+    """Record the person's chat style (colours as #rrggbb or "" for none, the end of their VIP
+    time), which every message they send from now on carries. Called by the store, which decides
+    what they are (store.styles); runs inside its transaction. One UPDATE: no signals, and no other
+    column of the row is written."""
+    User.objects.filter(pk=user_id).update(
+        chat_bubble=bubble, chat_name_color=name_color, vip_until=vip_until
+    )
 
 
 def _presence_changed_on_commit(user: User, old_presence: str) -> None:

@@ -16,12 +16,14 @@ from core.idempotency import IDEMPOTENCY_KEY_PARAMETER, idempotent
 from core.openapi import AUTH_ERRORS, errors
 from core.pagination import page_body, page_serializer, paginate_by_key
 from core.throttling import MoneyThrottle
-from store import selectors, services
+from store import selectors, services, styles
 from store.serializers import (
     InventoryLineSerializer,
     ItemSerializer,
     PurchaseInputSerializer,
     PurchaseSerializer,
+    StyleInputSerializer,
+    StyleSerializer,
     VipInputSerializer,
     VipSerializer,
 )
@@ -159,3 +161,38 @@ class VipApi(APIView):
         data.is_valid(raise_exception=True)
         result = services.vip_auto_renew_set(user=request.user, auto_renew=data.validated_data["auto_renew"])
         return Response(VipSerializer(result).data)
+
+
+class StyleApi(APIView):
+    @extend_schema(
+        tags=["store"],
+        responses={200: StyleSerializer, **errors(*AUTH_ERRORS)},
+        summary="The bubble and name colour you show in chat",
+        description="Skus of items you hold, or null. Until you choose, the one of each kind you got "
+        "last is shown; getting a new one shows it; losing the one shown (a refund) shows the one "
+        "you got last of those left. Every message you send carries them, and your VIP badge, as "
+        "`sender_style` (colours, not skus), as they were when you sent it.",
+        operation_id="store_style_retrieve",
+    )
+    def get(self, request: Request) -> Response:
+        return Response(StyleSerializer(styles.chat_style_of(request.user)).data)
+
+    @extend_schema(
+        tags=["store"],
+        request=StyleInputSerializer,
+        responses={
+            200: StyleSerializer,
+            **errors((400, "invalid"), (403, "not_owned"), *AUTH_ERRORS),
+        },
+        summary="Choose the bubble and name colour you show in chat",
+        description="`{bubble?: sku|null, name_color?: sku|null}`; a field left out stays as it is, "
+        "null shows none. An item you do not hold (or no such item): 403 `not_owned`; an item of "
+        "another kind (a name colour as `bubble`): 400 `invalid` with `fields`. Messages you send "
+        "from now on carry the new style; messages sent before keep theirs.",
+        operation_id="store_style_update",
+    )
+    def patch(self, request: Request) -> Response:
+        data = StyleInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        choice = styles.chat_style_choose(user=request.user, **data.validated_data)
+        return Response(StyleSerializer(choice).data)

@@ -138,3 +138,23 @@ class Entitlement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} holds {self.quantity} x {self.item_id}"
+
+
+class ChatStyle(models.Model):
+    """Which of the bubbles and name colours a person holds they show in chat (or none).
+
+    No row: never chosen, so the most recently acquired one of each kind is used. Acquiring one
+    makes it the active one; losing the active one (a refund) falls back to the most recently
+    acquired one left. store.styles keeps it, and copies the colours (and the VIP time) onto the
+    person's accounts.User row, where every message send reads them.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="chat_style"
+    )
+    bubble = models.ForeignKey(Item, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    name_color = models.ForeignKey(Item, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"chat style of {self.user_id}"

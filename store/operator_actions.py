@@ -1,10 +1,11 @@
 """What operators do to purchases from the admin: refunds, each with a written reason.
 
 A refund is the reversal of the purchase's ledger transaction (coins.ledger.ledger_post_reversal,
-key `purchase:<id>:refund`, so it happens once), the entitlement taken back, and an
-OperatorAction audit row (action "reverse", details naming the purchase), in one database
-transaction. It is refused (409 not_refundable) when what was bought is used up: a gift whose
-holder no longer has that many, or a VIP period that has ended.
+key `purchase:<id>:refund`, so it happens once), the entitlement taken back, an OperatorAction
+audit row (action "reverse", details naming the purchase), and the holder's chat style
+re-derived (store.styles), in one database transaction. It is refused (409 not_refundable) when
+what was bought is used up: a gift whose holder no longer has that many (gifts sent in chat use
+them up), or a VIP period that has ended.
 """
 
 from django.db import transaction
@@ -17,6 +18,7 @@ from core.exceptions import InvalidInput
 from store.errors import AlreadyRefunded, NotRefundable
 from store.models import Item, Purchase
 from store.services import entitlement_locked
+from store.styles import STYLE_KINDS, chat_style_refresh
 
 
 def purchase_refund(*, operator: User, purchase_id: int, reason: str) -> Purchase:
@@ -63,6 +65,8 @@ def purchase_refund(*, operator: User, purchase_id: int, reason: str) -> Purchas
         purchase.refund_transaction = refund
         purchase.refund_reason = reason
         purchase.save(update_fields=["refunded_at", "refund_transaction", "refund_reason"])
+        if item.kind in STYLE_KINDS:  # a bubble or name colour taken back, a VIP time shortened
+            chat_style_refresh(user_id=purchase.recipient_id)
         OperatorAction.objects.create(
             operator=operator,
             action=OperatorAction.Action.REVERSE,

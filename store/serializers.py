@@ -127,3 +127,32 @@ class VipSerializer(serializers.Serializer):
 
 class VipInputSerializer(serializers.Serializer):
     auto_renew = serializers.BooleanField()
+
+
+class StyleSerializer(serializers.Serializer):
+    """Renders a store.styles.StyleChoice."""
+
+    bubble = serializers.SlugRelatedField(
+        slug_field="sku",
+        read_only=True,
+        allow_null=True,
+        help_text="The sku of the bubble you show, or null.",
+    )
+    name_color = serializers.SlugRelatedField(
+        slug_field="sku",
+        read_only=True,
+        allow_null=True,
+        help_text="The sku of the name colour you show, or null.",
+    )
+
+
+class StyleInputSerializer(serializers.Serializer):
+    bubble = serializers.CharField(
+        max_length=64, required=False, allow_null=True, help_text="A bubble you own (sku), or null for none."
+    )
+    name_color = serializers.CharField(
+        max_length=64,
+        required=False,
+        allow_null=True,
+        help_text="A name colour you own (sku), or null for none.",
+    )

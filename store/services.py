@@ -15,6 +15,8 @@ Invariants:
   charged at most once per period (its purchase and ledger key are
   `vip_renewal:<user>:<period start>`, and it runs with the membership row locked, re-checking
   that it is still due), so the task may run twice or concurrently;
+- what people hold shows in chat (store.styles): every change of a bubble, name colour or VIP
+  entitlement re-derives the holder's chat style in the same transaction;
 - receipts come from the coins receipt task, dispatched after commit; gifts are told to the
   recipient after commit (a `store.gift` socket event and a `gift` message in their direct
   conversation).
@@ -43,6 +45,7 @@ from messaging.services import message_send
 from store.errors import AlreadyOwned, NotVip
 from store.models import MAX_QUANTITY, Entitlement, Item, Purchase
 from store.selectors import VipStatus, vip_entitlement_of, vip_status
+from store.styles import STYLE_KINDS, chat_style_refresh
 
 logger = logging.getLogger("huddle.store")
 
@@ -204,6 +207,8 @@ def _entitlement_grant(entitlement: Entitlement, purchase: Purchase, *, now: dat
     else:
         entitlement.quantity = 1
     entitlement.save()
+    if item.kind in STYLE_KINDS:  # a new bubble or name colour becomes the active one
+        chat_style_refresh(user_id=entitlement.user_id, acquired=item)
 
 
 def _gift_tell(purchase: Purchase) -> None:
@@ -330,6 +335,7 @@ def vip_renew(*, entitlement_id: int, now: datetime | None = None) -> str:
             return "lapsed"
         row.expires_at = purchase.period_end
         row.save(update_fields=["expires_at", "updated_at"])
+        chat_style_refresh(user_id=user.pk)  # the VIP badge runs on
         receipt_send_on_commit(transaction_id=txn.pk)
         send_event_on_commit(
             [user.pk],

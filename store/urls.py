@@ -8,4 +8,5 @@ urlpatterns = [
     *api_path("store/purchases", apis.PurchaseListCreateApi.as_view(), "store-purchases"),
     *api_path("store/inventory", apis.InventoryApi.as_view(), "store-inventory"),
     *api_path("store/vip", apis.VipApi.as_view(), "store-vip"),
+    *api_path("store/style", apis.StyleApi.as_view(), "store-style"),
 ]
