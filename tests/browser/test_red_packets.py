@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from django.utils import timezone
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Locator, Page, Route, expect
 
 from coins.audit import ledger_report
 from coins.ledger import wallet_balance
@@ -346,3 +346,39 @@ def test_an_expired_packet_shows_expired_live_and_its_rest_goes_back(people):
     shoot(carol_page, "expired-desktop-en")
     assert wallet_balance(alice) == 15 and wallet_balance(bob) == 5 and wallet_balance(carol) == 0
     assert ledger_report().ok
+
+
+def test_a_send_whose_answer_is_lost_is_retried_with_the_same_key_and_sends_once(people):
+    alice = UserFactory(username="alice", display_name="Alice")
+    bob = UserFactory(username="bob", display_name="Bob")
+    make_friends(alice, bob)
+    conversation_direct_open(user=alice, number=bob.number)
+    promotion_grant(user=alice, amount=50)
+    people.tolerate(r"net::ERR_FAILED")
+    page = people.open(alice)
+    open_conversation(page, "Bob")
+    keys: list[str] = []
+
+    def lose_the_first_answer(route: Route) -> None:
+        keys.append(route.request.headers.get("idempotency-key", ""))
+        if len(keys) == 1:
+            route.fetch()  # the server sends the packet...
+            route.abort()  # ...but its answer never reaches the page
+        else:
+            route.continue_()
+
+    page.route(re.compile(r"/api/v1/conversations/\d+/red-packets$"), lose_the_first_answer)
+    dialog = send_dialog(page)
+    fill_packet(dialog, total=12, greeting="Once only")
+    dialog.get_by_role("button", name="Send red packet").click()
+    expect(dialog.get_by_role("alert")).to_have_text(re.compile("Cannot reach Huddle"))
+    assert RedPacket.objects.count() == 1  # it was sent, the page does not know yet
+
+    # pressing again retries with the same key: the server answers as the first time
+    dialog.get_by_role("button", name="Send red packet").click()
+    expect(dialog).to_have_count(0)
+    assert len(keys) == 2 and keys[0] and keys[0] == keys[1]
+    expect(cards(page)).to_have_count(1)
+    expect(balance(page)).to_have_text("38")
+    assert RedPacket.objects.count() == 1
+    assert wallet_balance(alice) == 38
