@@ -14,7 +14,7 @@ from messaging.conversations import conversation_direct_open
 from store.demo import seed_store_catalog
 from store.models import Entitlement, Item
 from store.services import purchase_create
-from tests.browser.pages import messages, open_conversation
+from tests.browser.pages import message_items, messages, open_conversation, send
 from tests.factories import UserFactory, make_friends
 
 pytestmark = [
@@ -28,11 +28,11 @@ MESSAGE_ID = re.compile(r"^\d+$")
 
 
 def _route_exists(path: str) -> bool:
+    """A named route (unknown paths under /api/ reach the unnamed JSON 404 view)."""
     try:
-        resolve(path)
+        return resolve(path).url_name is not None
     except Resolver404:
         return False
-    return True
 
 
 CHAT_GIFTS = _route_exists("/api/v1/conversations/1/gifts")
@@ -186,3 +186,50 @@ def test_a_gift_sent_from_the_chat_shows_a_card_on_both_sides(people, friends):
     assert Entitlement.objects.get(user=alice, item=Item.objects.get(sku="gift-cake")).quantity == 1
     alice_page.get_by_role("button", name="Gifts").click()
     expect(panel.get_by_role("button", name=re.compile(r"^Send Birthday cake \(1 left\)"))).to_be_visible()
+
+
+@pytest.mark.skipif(not _route_exists("/api/v1/store/style"), reason="no store/style endpoint yet")
+def test_the_store_page_chooses_the_look_in_chat_and_the_friend_sees_it(people, friends):
+    alice, bob = friends
+    for sku in ("bubble-ocean", "name-crimson"):
+        purchase_create(buyer=alice, sku=sku, idempotency_key=sku)
+    page = people.open(alice, path="/store/", phone=True)
+
+    # the store page shows what she wears now (the bubble and colour she acquired last)
+    look = page.get_by_role("region", name="Your look in chat")
+    expect(look).to_be_visible()
+    bubbles = look.get_by_role("group", name="Chat bubble")
+    expect(bubbles.get_by_role("radio", name="Ocean bubble")).to_be_checked()
+    expect(
+        look.get_by_role("group", name="Name colour").get_by_role("radio", name="Crimson name")
+    ).to_be_checked()
+    # when she takes the standard bubble and keeps the crimson name
+    bubbles.get_by_role("radio", name="Standard").check()
+    look.get_by_role("button", name="Save style").click()
+    expect(look.get_by_role("status")).to_have_text("Saved. Your next messages carry this style.")
+    page.reload()
+    expect(bubbles.get_by_role("radio", name="Standard")).to_be_checked()
+
+    # then her next message shows the crimson name and no coloured bubble on Bob's side
+    bob_page = people.open(bob)
+    open_conversation(bob_page, "Alice")
+    page.goto("/")
+    open_conversation(page, "Bob")
+    send(page, "plain bubble")
+    theirs = message_items(bob_page, "plain bubble")
+    expect(theirs).to_have_count(1)
+    expect(theirs.locator(".msg-author-name")).to_have_css("color", "rgb(220, 38, 38)")
+    expect(theirs.locator(".bubble")).not_to_have_class(re.compile(r"\bstyled\b"))
+
+    # and with the ocean bubble again, the bubble is blue with readable text
+    page.goto("/store/")
+    bubbles.get_by_role("radio", name="Ocean bubble").check()
+    look.get_by_role("button", name="Save style").click()
+    expect(look.get_by_role("status")).to_have_text("Saved. Your next messages carry this style.")
+    page.goto("/")
+    open_conversation(page, "Bob")
+    send(page, "ocean bubble")
+    theirs = message_items(bob_page, "ocean bubble")
+    expect(theirs.locator(".bubble")).to_have_css("background-color", "rgb(59, 130, 246)")
+    expect(theirs.locator(".msg-body")).to_have_css("color", "rgb(31, 41, 51)")
+    expect(theirs.locator(".vip-badge")).to_have_count(0)  # not a VIP
