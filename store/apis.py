@@ -4,7 +4,7 @@ Buying is 💰: it needs an Idempotency-Key (core.idempotency.idempotent) and co
 money rate limit.
 """
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -15,9 +15,12 @@ from accounts.selectors import user_render_context
 from core.idempotency import IDEMPOTENCY_KEY_PARAMETER, idempotent
 from core.openapi import AUTH_ERRORS, errors
 from core.pagination import page_body, page_serializer, paginate_by_key
-from core.throttling import MoneyThrottle
-from store import selectors, services, styles
+from core.throttling import MessageThrottle, MoneyThrottle
+from messaging.rendering import message_payload
+from messaging.serializers import MessageSerializer
+from store import gifts, selectors, services, styles
 from store.serializers import (
+    GiftSendInputSerializer,
     InventoryLineSerializer,
     ItemSerializer,
     PurchaseInputSerializer,
@@ -106,7 +109,8 @@ class PurchaseListCreateApi(APIView):
         "`not_friends`, a block either way: 403 `blocked`, nobody: 404); they get a "
         '`{"type": "store.gift", "purchase", "sku", "name", "kind", "quantity", "from": user}` '
         "socket event and a `gift` message from you in your direct conversation, with "
-        '`data: {"purchase", "sku", "name", "quantity"}`. Unknown or withdrawn `sku`: 400 `invalid`.',
+        '`data: {"purchase", "sku", "name", "quantity", "image_url"}`. Unknown or withdrawn `sku`: '
+        "400 `invalid`.",
     )
     @idempotent
     def post(self, request: Request) -> Response:
@@ -196,3 +200,47 @@ class StyleApi(APIView):
         data.is_valid(raise_exception=True)
         choice = styles.chat_style_choose(user=request.user, **data.validated_data)
         return Response(StyleSerializer(choice).data)
+
+
+class GiftSendApi(APIView):
+    # A gift in chat is a message: it counts against the message rate limit.
+    throttle_classes = [MessageThrottle]
+
+    @extend_schema(
+        tags=["store"],
+        request=GiftSendInputSerializer,
+        responses={
+            201: MessageSerializer,
+            200: OpenApiResponse(MessageSerializer, description="A repeated client_id: the first message"),
+            **errors(
+                (400, "invalid"),
+                (403, "not_owned"),
+                (403, "blocked"),
+                (403, "not_friends"),
+                (404, "not_found"),
+                (429, "rate_limited"),
+                *AUTH_ERRORS,
+            ),
+        },
+        summary="Give a gift from your inventory in a conversation",
+        description="Uses one of your gifts `sku` (see `store/inventory`) and sends a `gift` message "
+        '(body: the gift\'s name; `data: {"purchase": null, "sku", "name", "quantity": 1, '
+        '"image_url"}`), pushed to the members as `message.new` like any message, in one '
+        "transaction. None left (or no such gift): 403 `not_owned`; an item that is not a gift: 400 "
+        "`invalid`; a conversation you are not in: 404; a direct conversation you may no longer "
+        "write in: 403 `blocked` / `not_friends`. A gift used here can no longer be refunded. "
+        "Clients cannot send `gift` messages through `messages` (400 `invalid`).",
+        operation_id="store_gifts_send",
+    )
+    def post(self, request: Request, conversation_id: int) -> Response:
+        data = GiftSendInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        message, created = gifts.gift_send(
+            sender=request.user,
+            conversation_id=conversation_id,
+            sku=data.validated_data["sku"],
+            client_id=data.validated_data["client_id"],
+        )
+        return Response(
+            message_payload(message), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )

@@ -156,3 +156,14 @@ class StyleInputSerializer(serializers.Serializer):
         allow_null=True,
         help_text="A name colour you own (sku), or null for none.",
     )
+
+
+class GiftSendInputSerializer(serializers.Serializer):
+    sku = serializers.CharField(max_length=64, help_text="A gift in your inventory.")
+    client_id = serializers.CharField(
+        max_length=64,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="As for messages: a repeat from you returns 200 and the first message, using nothing.",
+    )

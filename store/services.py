@@ -28,6 +28,7 @@ from typing import Any
 
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.templatetags.static import static
 from django.utils import timezone
 
 from accounts.errors import NotFriends
@@ -211,6 +212,18 @@ def _entitlement_grant(entitlement: Entitlement, purchase: Purchase, *, now: dat
         chat_style_refresh(user_id=entitlement.user_id, acquired=item)
 
 
+def gift_message_data(item: Item, *, quantity: int, purchase_id: int | None) -> dict[str, Any]:
+    """The `data` of a gift message: what a gift card shows. `purchase`: the purchase that sent it
+    (a gift bought for a friend), or null for a gift given from the inventory."""
+    return {
+        "purchase": purchase_id,
+        "sku": item.sku,
+        "name": item.name,
+        "quantity": quantity,
+        "image_url": static(item.image),
+    }
+
+
 def _gift_tell(purchase: Purchase) -> None:
     """The recipient learns of the gift: a `store.gift` event and a `gift` message from the buyer
     in their direct conversation (opened if need be; Blocked either way refuses the purchase)."""
@@ -233,7 +246,7 @@ def _gift_tell(purchase: Purchase) -> None:
         conversation_id=conversation.pk,
         kind=Message.Kind.GIFT,
         body=item.name if purchase.quantity == 1 else f"{item.name} x {purchase.quantity}",
-        data={"purchase": purchase.pk, "sku": item.sku, "name": item.name, "quantity": purchase.quantity},
+        data=gift_message_data(item, quantity=purchase.quantity, purchase_id=purchase.pk),
         trusted=True,
     )
 

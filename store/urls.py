@@ -9,4 +9,5 @@ urlpatterns = [
     *api_path("store/inventory", apis.InventoryApi.as_view(), "store-inventory"),
     *api_path("store/vip", apis.VipApi.as_view(), "store-vip"),
     *api_path("store/style", apis.StyleApi.as_view(), "store-style"),
+    *api_path("conversations/<id:conversation_id>/gifts", apis.GiftSendApi.as_view(), "store-gift-send"),
 ]
