@@ -7,10 +7,12 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
+from kombu.exceptions import OperationalError as KombuOperationalError
 
 from coins.admin.base import ReadOnlyAdmin, ReadOnlyTabularInline, as_int
 from coins.models import OperatorAction, ReconciliationFinding, ReconciliationRun
 from coins.tasks import reconcile_ledger
+from core.degraded import SWEPT_DISPATCH_RETRY, UNREACHABLE_ERRORS
 
 
 class FindingInline(ReadOnlyTabularInline):
@@ -44,8 +46,18 @@ class ReconciliationRunAdmin(ReadOnlyAdmin):
     def start_view(self, request: HttpRequest) -> HttpResponseRedirect:
         if not request.user.has_perm("coins.add_reconciliationrun"):
             raise PermissionDenied
-        reconcile_ledger.delay(triggered_by=f"admin:{request.user.number}")
-        self.message_user(request, "Reconciliation started; it appears here when done.", messages.SUCCESS)
+        try:
+            reconcile_ledger.apply_async(
+                kwargs={"triggered_by": f"admin:{request.user.number}"}, retry_policy=SWEPT_DISPATCH_RETRY
+            )
+        except (KombuOperationalError, *UNREACHABLE_ERRORS):  # the broker (Redis) is down: nothing started
+            self.message_user(
+                request,
+                "Could not start a reconciliation: the task queue is down. Try again later.",
+                messages.ERROR,
+            )
+        else:
+            self.message_user(request, "Reconciliation started; it appears here when done.", messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:coins_reconciliationrun_changelist"))
 
 
