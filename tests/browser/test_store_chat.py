@@ -185,7 +185,19 @@ def test_a_gift_sent_from_the_chat_shows_a_card_on_both_sides(people, friends):
     # and one cake is left
     assert Entitlement.objects.get(user=alice, item=Item.objects.get(sku="gift-cake")).quantity == 1
     alice_page.get_by_role("button", name="Gifts").click()
-    expect(panel.get_by_role("button", name=re.compile(r"^Send Birthday cake \(1 left\)"))).to_be_visible()
+    last_cake = panel.get_by_role("button", name=re.compile(r"^Send Birthday cake \(1 left\)"))
+    expect(last_cake).to_be_visible()
+
+    # when the last cake is gone meanwhile (given elsewhere), sending it says so and sends nothing
+    people.tolerate(r"status of 403 .*/gifts")
+    Entitlement.objects.filter(user=alice, item__sku="gift-cake").update(quantity=0)
+    last_cake.click()
+    expect(alice_page.get_by_role("alert")).to_have_text(
+        "You have none of this gift left. Buy more in the store."
+    )
+    expect(
+        messages(bob_page).get_by_role("listitem").filter(has_text="sent you Birthday cake")
+    ).to_have_count(1)
 
 
 @pytest.mark.skipif(not _route_exists("/api/v1/store/style"), reason="no store/style endpoint yet")

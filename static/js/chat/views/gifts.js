@@ -31,6 +31,9 @@ export function giftCard(message) {
   const conversation = state.conversations.get(message.conversation);
   const own = message.sender && state.me && message.sender.number === state.me.number;
   const gift = giftName(message);
+  // The message's own picture (server-made, this site's path), else the catalog's.
+  const ownPicture = typeof data.image_url === "string" && /^\/(?!\/)/.test(data.image_url) ? data.image_url : "";
+  const picture = ownPicture || (item && item.image_url) || "";
   let text;
   if (own) text = interpolate(gettext("You sent %(gift)s"), { gift });
   else if (conversation && conversation.kind === "group") text = interpolate(gettext("%(name)s sent %(gift)s"), { name: message.sender.display_name, gift });
@@ -38,8 +41,8 @@ export function giftCard(message) {
   return el(
     "div",
     { class: "gift-card" },
-    item && item.image_url
-      ? el("img", { src: item.image_url, alt: "", width: "64", height: "64" })
+    picture
+      ? el("img", { src: picture, alt: "", width: "64", height: "64" })
       : el("span", { class: "gift-emoji", "aria-hidden": "true" }, "🎁"),
     el("p", { class: "msg-body gift-text" }, text),
   );
