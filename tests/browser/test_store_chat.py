@@ -13,7 +13,7 @@ from coins.services import promotion_grant
 from messaging.conversations import conversation_direct_open
 from store.demo import seed_store_catalog
 from store.models import Entitlement, Item
-from store.services import purchase_create
+from store.services import purchase_create, vip_renew
 from tests.browser.pages import message_items, messages, open_conversation, send
 from tests.factories import UserFactory, make_friends
 
@@ -245,3 +245,23 @@ def test_the_store_page_chooses_the_look_in_chat_and_the_friend_sees_it(people, 
     expect(theirs.locator(".bubble")).to_have_css("background-color", "rgb(59, 130, 246)")
     expect(theirs.locator(".msg-body")).to_have_css("color", "rgb(31, 41, 51)")
     expect(theirs.locator(".vip-badge")).to_have_count(0)  # not a VIP
+
+
+def test_vip_renewed_and_lapsed_are_told_on_the_chat_page(people, friends):
+    alice, _bob = friends
+    promotion_grant(user=alice, amount=400, reason="Top up")  # 600: one month and one renewal
+    purchase_create(buyer=alice, sku="vip-month", idempotency_key="vip")
+    membership = Entitlement.objects.get(user=alice, item__sku="vip-month")
+    page = people.open(alice, phone=True)
+    notices = page.get_by_role("status", name="Store notices")
+
+    # when the renewal task renews her membership, she is told with the new end
+    assert vip_renew(entitlement_id=membership.pk, now=membership.expires_at) == "renewed"
+    expect(notices).to_contain_text("Your VIP membership was renewed until")
+    # and when the next one finds too few coins, she is told it lapsed
+    membership.refresh_from_db()
+    assert vip_renew(entitlement_id=membership.pk, now=membership.expires_at) == "lapsed"
+    expect(notices).to_contain_text("Your VIP membership was not renewed: your wallet held too few coins.")
+    # a notice can be dismissed
+    notices.get_by_role("button", name="Dismiss").first.click()
+    expect(notices.get_by_role("button", name="Dismiss")).to_have_count(1)
