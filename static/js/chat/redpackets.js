@@ -111,6 +111,7 @@ export function numberOf(user) {
 
 function myAmount(detail) {
   if (typeof detail.my_amount === "number") return detail.my_amount;
+  if (typeof detail.my_claim === "number") return detail.my_claim;
   if (detail.my_claim && typeof detail.my_claim.amount === "number") return detail.my_claim.amount;
   const line = (detail.claims || []).find((claim) => numberOf(claim.user) === state.me.number);
   return line ? line.amount : null;
