@@ -25,3 +25,11 @@ class UnbalancedTransaction(ApplicationError):
     status_code = 500
     code = "unbalanced_transaction"
     default_detail = "A ledger transaction must have two or more legs whose debits equal its credits."
+
+
+class UnknownAccount(ApplicationError):
+    """A programming error: a leg names an account that does not exist (an unsaved Account)."""
+
+    status_code = 500
+    code = "unknown_account"
+    default_detail = "A ledger leg names an account that does not exist."

@@ -3,14 +3,19 @@
 `ledger_post` posts a balanced transaction atomically:
 1. validates the legs (two or more, positive whole amounts, debits == credits) before touching
    the database;
-2. inserts the transaction row; its unique idempotency key makes a concurrent retry wait for the
-   first and then return the first's result;
-3. locks the touched accounts in one query in primary-key order (no deadlocks), checks that no
-   wallet goes negative, writes the entries with balance-after, sequence number and hash chain,
-   and updates the accounts' cached state;
-4. commits (the caller's transaction, if any, decides); balance events go out after commit.
-Steps 1-2 happen before any account is locked, and step 3 is a handful of statements, so a hot
-wallet stays locked for as short a time as possible.
+2. answers a repeated idempotency key with the first transaction (and a second reversal of one
+   transaction with AlreadyReversed) before taking any lock;
+3. locks the touched accounts in one query in primary-key order (no deadlocks) and applies the
+   legs in order, refusing with InsufficientFunds a wallet that would go below zero;
+4. inserts the transaction (its unique key settles a retry that raced step 2), the entries with
+   balance-after, sequence number and hash chain, and the accounts' cached state;
+5. commits (the caller's transaction, if any, decides); balance events go out after commit.
+Nothing is written unless all of it is. On PostgreSQL steps 2-4 are one call of the
+`coins_ledger_post` function (coins/sql/ledger_post.sql): one round trip, so a hot wallet stays
+locked only for that statement and its commit; elsewhere (SQLite) `_post_orm` runs the same
+steps through the ORM, and tests/coins/test_ledger_parity.py proves both write the same rows,
+balances and hashes and refuse the same way. The database still guards whatever any path
+writes (migration 0002: balanced transactions, append-only entries; wallet_not_negative).
 
 Corrections are reversing transactions built by one helper, `ledger_post_reversal` (mirror legs
 from `reversal_legs`): at most one per transaction, and never of a transaction that itself
@@ -21,13 +26,15 @@ packet escrow) are split into shards, `purpose#0` … `purpose#N-1`, and each po
 random, so purchases do not queue behind one row lock. A purpose's balance is its shards' sum.
 """
 
+import json
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
@@ -36,6 +43,7 @@ from coins.errors import (
     InsufficientFunds,
     NotReversible,
     UnbalancedTransaction,
+    UnknownAccount,
 )
 from coins.hashing import entry_hash
 from coins.lock_objects import accounts_for_update, accounts_save_state
@@ -107,12 +115,20 @@ def _check_legs(legs: Sequence[Leg]) -> None:
         raise UnbalancedTransaction(f"Debits {debits} != credits {credits}.")
 
 
-def _existing(idempotency_key: str, kind: str) -> Transaction:
-    existing = Transaction.objects.get(idempotency_key=idempotency_key)
-    if existing.kind != kind:
-        raise IdempotencyKeyReused()
-    existing.replayed = True
-    return existing
+def _settled(idempotency_key: str | None, kind: str, reverses: Transaction | None) -> Transaction | None:
+    """What an earlier posting already settled: the transaction of an idempotency key already used
+    (`.replayed = True`; IdempotencyKeyReused if it is of another kind), AlreadyReversed when
+    `reverses` has its reversal, else None."""
+    if idempotency_key is not None:
+        existing = Transaction.objects.filter(idempotency_key=idempotency_key).first()
+        if existing is not None:
+            if existing.kind != kind:
+                raise IdempotencyKeyReused()
+            existing.replayed = True
+            return existing
+    if reverses is not None and Transaction.objects.filter(reverses=reverses).exists():
+        raise AlreadyReversed()
+    return None
 
 
 def ledger_post(
@@ -127,20 +143,72 @@ def ledger_post(
     reverses: Transaction | None = None,
 ) -> Transaction:
     """Post one balanced transaction; see the module docstring. Raises InsufficientFunds (and
-    writes nothing) if a wallet would go below zero. With an idempotency key already used, returns
-    that transaction (with `.replayed = True`) and writes nothing."""
+    writes nothing) if a wallet would go below zero, AlreadyReversed when `reverses` already has
+    its reversal. With an idempotency key already used, returns that transaction (with
+    `.replayed = True`) and writes nothing. The posted entries are in `.posted_entries`.
+
+    On PostgreSQL the posting is one call of the `coins_ledger_post` function (one round trip; in
+    autocommit it is its own database transaction, inside the caller's it joins it); elsewhere
+    the same steps run through the ORM (`_post_orm`). tests/coins/test_ledger_parity.py proves
+    the two agree."""
     _check_legs(legs)
-    now = timezone.now()
+    post = _post_postgres if connection.vendor == "postgresql" else _post_orm
+    txn = post(
+        kind=kind,
+        legs=legs,
+        memo=memo[:200],
+        metadata=metadata or {},
+        idempotency_key=idempotency_key,
+        actor=actor,
+        cause=cause,
+        reverses=reverses,
+        now=timezone.now(),
+    )
+    if not txn.replayed:
+        wallets = {e.account_id: (user_id, e.balance_after) for e, user_id in txn.posted_wallets if user_id}
+        for _, (user_id, balance) in sorted(wallets.items()):
+            send_event_on_commit([user_id], {"type": "coins.balance", "balance": balance})
+    return txn
+
+
+def _post_orm(
+    *,
+    kind: str,
+    legs: Sequence[Leg],
+    memo: str,
+    metadata: dict[str, Any],
+    idempotency_key: str | None,
+    actor: User | None,
+    cause: str,
+    reverses: Transaction | None,
+    now: datetime,
+) -> Transaction:
+    """ledger_post's steps through the ORM (SQLite; on PostgreSQL only the parity test runs it).
+    The same steps, in the same order, as coins/sql/ledger_post.sql."""
     with transaction.atomic():
-        if (
-            idempotency_key is not None
-            and Transaction.objects.filter(idempotency_key=idempotency_key).exists()
-        ):
-            return _existing(idempotency_key, kind)
+        # 1. settled before any lock
+        if (settled := _settled(idempotency_key, kind, reverses)) is not None:
+            return settled
+        # 2. lock in one ordered query; 3. apply the legs in order
+        accounts = accounts_for_update(leg.account.pk for leg in legs)
+        staged: list[tuple[Leg, Account, int, int]] = []
+        for leg in legs:
+            account = accounts.get(leg.account.pk)
+            if account is None:
+                raise UnknownAccount()
+            account.balance += leg.amount if leg.side == account.normal_side else -leg.amount
+            if account.kind == Account.Kind.WALLET and account.balance < 0:
+                # a post with the same key (or reversal) may have committed while we waited
+                if (settled := _settled(idempotency_key, kind, reverses)) is not None:
+                    return settled
+                raise InsufficientFunds()
+            account.entry_count += 1
+            staged.append((leg, account, account.balance, account.entry_count))
+        # 4. write; the unique indexes settle a race that step 1 missed
         txn = Transaction(
             kind=kind,
-            memo=memo[:200],
-            metadata=metadata or {},
+            memo=memo,
+            metadata=metadata,
             idempotency_key=idempotency_key,
             actor=actor,
             cause=cause,
@@ -153,34 +221,19 @@ def ledger_post(
                 with transaction.atomic():
                     txn.save()
             except IntegrityError:
-                # A concurrent post with the same key (or reversal of the same transaction)
-                # committed first: the unique index made this insert wait for it.
-                if (
-                    idempotency_key is not None
-                    and Transaction.objects.filter(idempotency_key=idempotency_key).exists()
-                ):
-                    return _existing(idempotency_key, kind)
-                if reverses is not None:
-                    raise AlreadyReversed() from None
-                raise
-
-        accounts = accounts_for_update(leg.account.pk for leg in legs)
+                if (settled := _settled(idempotency_key, kind, reverses)) is not None:
+                    return settled
+                raise AlreadyReversed() from None
         entries = []
-        for leg in legs:
-            account = accounts[leg.account.pk]
-            grows = leg.side == account.normal_side
-            account.balance += leg.amount if grows else -leg.amount
-            if account.kind == Account.Kind.WALLET and account.balance < 0:
-                raise InsufficientFunds()
-            account.entry_count += 1
+        for leg, account, balance_after, sequence in staged:
             digest = entry_hash(
                 prev_hash=account.last_hash,
                 account_id=account.pk,
-                sequence=account.entry_count,
+                sequence=sequence,
                 transaction_id=txn.pk,
                 side=leg.side,
                 amount=leg.amount,
-                balance_after=account.balance,
+                balance_after=balance_after,
                 created_at=now,
             )
             entries.append(
@@ -189,8 +242,8 @@ def ledger_post(
                     account=account,
                     side=leg.side,
                     amount=leg.amount,
-                    balance_after=account.balance,
-                    sequence=account.entry_count,
+                    balance_after=balance_after,
+                    sequence=sequence,
                     prev_hash=account.last_hash,
                     hash=digest,
                     created_at=now,
@@ -199,11 +252,99 @@ def ledger_post(
             account.last_hash = digest
         Entry.objects.bulk_create(entries)
         accounts_save_state(accounts.values())
-        for account in accounts.values():
-            if account.kind == Account.Kind.WALLET:
-                send_event_on_commit([account.user_id], {"type": "coins.balance", "balance": account.balance})
     txn.replayed = False
     txn.posted_entries = entries
+    txn.posted_wallets = [
+        (entry, entry.account.user_id if entry.account.kind == Account.Kind.WALLET else None)
+        for entry in entries
+    ]
+    return txn
+
+
+# On PostgreSQL the steps of _post_orm are one call of `coins_ledger_post` (coins/sql/
+# ledger_post.sql, installed by migration 0005): the ledger's hot path, where the ORM's round
+# trips (BEGIN, key lookup, savepoint, insert, release, lock, entries, balances, COMMIT) held the
+# accounts' locks for several round trips and capped a hot wallet. Statuses other than ok and
+# replayed are the errors below; none of them has written anything.
+_POST_SQL = "SELECT * FROM coins_ledger_post(%s, %s, %s::jsonb, %s, %s, %s, %s, %s, %s, %s, %s)"
+_POST_ERRORS: dict[str, type[Exception]] = {
+    "key_reused": IdempotencyKeyReused,
+    "already_reversed": AlreadyReversed,
+    "insufficient_funds": InsufficientFunds,
+    "unknown_account": UnknownAccount,
+}
+
+
+def _post_postgres(
+    *,
+    kind: str,
+    legs: Sequence[Leg],
+    memo: str,
+    metadata: dict[str, Any],
+    idempotency_key: str | None,
+    actor: User | None,
+    cause: str,
+    reverses: Transaction | None,
+    now: datetime,
+) -> Transaction:
+    """_post_orm's contract in one statement (PostgreSQL)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _POST_SQL,
+            [
+                kind,
+                memo,
+                json.dumps(metadata),
+                idempotency_key,
+                actor.pk if actor is not None else None,
+                cause,
+                reverses.pk if reverses is not None else None,
+                now,
+                [leg.account.pk for leg in legs],
+                [leg.side for leg in legs],
+                [leg.amount for leg in legs],
+            ],
+        )
+        status, txn_id, entry_ids, balances, sequences, prev_hashes, hashes, wallet_users = cursor.fetchone()
+    if status == "replayed":
+        txn = Transaction.objects.get(pk=txn_id)
+        txn.replayed = True
+        return txn
+    if status != "ok":
+        raise _POST_ERRORS[status]()
+    txn = Transaction(
+        pk=txn_id,
+        kind=kind,
+        memo=memo,
+        metadata=metadata,
+        idempotency_key=idempotency_key,
+        actor=actor,
+        cause=cause,
+        reverses=reverses,
+        created_at=now,
+    )
+    txn._state.adding = False
+    entries = []
+    for leg, entry_id, balance_after, sequence, prev_hash, digest in zip(
+        legs, entry_ids, balances, sequences, prev_hashes, hashes, strict=True
+    ):
+        entry = Entry(
+            pk=entry_id,
+            transaction=txn,
+            account_id=leg.account.pk,
+            side=leg.side,
+            amount=leg.amount,
+            balance_after=balance_after,
+            sequence=sequence,
+            prev_hash=prev_hash,
+            hash=digest,
+            created_at=now,
+        )
+        entry._state.adding = False
+        entries.append(entry)
+    txn.replayed = False
+    txn.posted_entries = entries
+    txn.posted_wallets = list(zip(entries, wallet_users, strict=True))
     return txn
 
 
