@@ -14,6 +14,8 @@ from playwright.sync_api import Page, expect
 from coins.services import promotion_grant, transfer_create
 from messaging.conversations import conversation_direct_open, conversation_group_create
 from messaging.services import conversation_read, message_send
+from store.demo import seed_store_catalog
+from store.services import purchase_create
 from tests.browser.pages import conversation_button, message_items, open_conversation, translated
 from tests.factories import UserFactory, make_friends
 
@@ -67,6 +69,11 @@ def a_lived_in_account():
     )
     promotion_grant(user=alice, amount=520, reason="Welcome bonus")
     transfer_create(sender=alice, to_number=bob.number, amount=20, memo="午饭 lunch", idempotency_key="lunch")
+    seed_store_catalog()
+    promotion_grant(user=alice, amount=100, reason="Store credit")
+    purchase_create(buyer=alice, sku="stickers-faces", idempotency_key="faces")  # 30
+    purchase_create(buyer=alice, sku="name-violet", idempotency_key="violet")  # 40
+    purchase_create(buyer=alice, sku="gift-rose", quantity=6, idempotency_key="roses")  # 30: 500 left
     return alice, direct
 
 
@@ -105,6 +112,11 @@ def test_screenshots_of_the_main_pages(people, folder, language):
         page.goto("/wallet/")
         expect(page.get_by_label(t("Balance"))).to_have_text("500")
         shoot(page, "wallet")
+
+        page.goto("/store/")
+        expect(page.get_by_role("heading", name=t("Store"), level=1)).to_be_visible()
+        expect(page.locator("#item-stickers-faces")).to_contain_text(t("Owned"))
+        shoot(page, "store")
 
         # the login page, for someone not logged in
         page = people.anonymous(phone=phone, locale=locale)
