@@ -53,7 +53,7 @@ def test_a_receipt_lost_to_a_broker_outage_is_issued_by_the_sweep(
     # given a top-up paid while the broker is down when the webhook's transaction commits
     topup = make_topup(buyer)
     with monkeypatch.context() as outage:
-        outage.setattr(send_receipt, "delay", broker_down)
+        outage.setattr(send_receipt, "apply_async", broker_down)
         with django_capture_on_commit_callbacks(execute=True) as callbacks:
             answer = deliver(event_for(topup, "payment.succeeded", "pay_1"))
     assert answer.status_code == 200 and wallet_balance(buyer) == 60
