@@ -305,12 +305,15 @@ class MessageDetailApi(APIView):
             **errors(
                 (403, "recall_window_passed"),
                 (403, "permission_denied"),
+                (409, "not_recallable"),
                 NOT_FOUND,
                 (429, "rate_limited"),
                 *AUTH_ERRORS,
             ),
         },
         summary="Recall a message: the sender within 2 minutes, group owner/admins any time",
+        description="A red packet's message cannot be recalled (409 `not_recallable`): its card is "
+        "how members claim it, and what is left goes back to the sender when it expires.",
     )
     def delete(self, request: Request, message_id: int) -> Response:
         services.message_recall(user=request.user, message_id=message_id)

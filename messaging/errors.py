@@ -1,7 +1,7 @@
 """The messaging domain's errors, with the contract's codes (CONTRACT sections 4 and 7)."""
 
 from accounts.errors import Blocked, NotFriends
-from core.exceptions import ApplicationError, Forbidden, InvalidInput, NotFound
+from core.exceptions import ApplicationError, Conflict, Forbidden, InvalidInput, NotFound
 
 __all__ = [
     "Blocked",
@@ -12,6 +12,7 @@ __all__ = [
     "NotEditable",
     "NotFriends",
     "NotGroup",
+    "NotRecallable",
     "RecallWindowPassed",
     "SenderGone",
 ]
@@ -33,6 +34,13 @@ class NotEditable(ApplicationError):
 class RecallWindowPassed(Forbidden):
     code = "recall_window_passed"
     default_detail = "Messages can be recalled only within 2 minutes of sending."
+
+
+class NotRecallable(Conflict):
+    """A red packet stays in the conversation: its card is how members claim it."""
+
+    code = "not_recallable"
+    default_detail = "A red packet cannot be recalled; what is not claimed goes back to you when it expires."
 
 
 class GroupFull(ApplicationError):

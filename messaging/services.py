@@ -42,6 +42,7 @@ from messaging.errors import (
     MessageNotFound,
     NotEditable,
     NotFriends,
+    NotRecallable,
     RecallWindowPassed,
     SenderGone,
 )
@@ -433,12 +434,16 @@ def _direct_peer_id(conversation_id: int, user_id: int) -> int:
 
 def message_recall(*, user: User, message_id: int) -> Message:
     """Recall: the sender within 2 minutes, a group's owner or admins any time. The message stays,
-    with `recalled` set and its body and data emptied; members get `message.recalled`. A blocked
+    with `recalled` set and its body and data emptied; members get `message.recalled`. A red
+    packet's message is never recalled (NotRecallable): emptying its data would orphan the
+    packet, whose coins members are claiming. A blocked
     or unfriended sender may still recall in a direct conversation: a recall removes content."""
     with transaction.atomic():
         message, membership = _message_for_change(user, message_id)
         if message.recalled:
             return message
+        if message.kind == Message.Kind.RED_PACKET:
+            raise NotRecallable()
         is_group_manager = membership.conversation.kind == Conversation.Kind.GROUP and membership.can_manage
         if not is_group_manager:
             if message.sender_id != user.pk:

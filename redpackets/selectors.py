@@ -43,6 +43,14 @@ class RedPacketView:
         return next((s.amount for s in self.claims if s.claimed_by_id == self.viewer.pk), None)
 
     @property
+    def expired(self) -> bool:
+        packet = self.packet
+        """Expired with shares left (an exhausted packet is not expired, whatever the time)."""
+        if packet.status == RedPacket.Status.OPEN:
+            return timezone.now() >= packet.expires_at
+        return packet.status == RedPacket.Status.EXPIRED
+
+    @property
     def can_claim(self) -> bool:
         packet = self.packet
         return (

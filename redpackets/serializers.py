@@ -87,6 +87,13 @@ class RedPacketSerializer(serializers.Serializer):
         help_text="Who drew the largest share (ties: the earliest claim), once every share is claimed."
     )
     my_amount = serializers.IntegerField(allow_null=True, help_text="What you claimed, if you did.")
+    my_claim = serializers.IntegerField(
+        source="my_amount", allow_null=True, help_text="The same as `my_amount`: what you claimed, or null."
+    )
+    expired = serializers.BooleanField(
+        help_text="Expired with shares unclaimed: past `expires_at` (claims are refused), also before "
+        "the rest has gone back to the sender (`status` still open). An exhausted packet is not expired."
+    )
     can_claim = serializers.BooleanField(help_text="Whether a claim by you could succeed now.")
     created_at = serializers.DateTimeField(source="packet.created_at")
     expires_at = serializers.DateTimeField(source="packet.expires_at")

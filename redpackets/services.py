@@ -30,6 +30,7 @@ from core.input_rules import reject_unstorable
 from messaging.errors import ConversationNotFound
 from messaging.models import Conversation, Membership, Message
 from messaging.realtime import send_event_on_commit
+from messaging.selectors import member_ids_seeing
 from messaging.services import direct_peer_check, message_send
 from redpackets.errors import (
     AlreadyClaimed,
@@ -214,7 +215,8 @@ def red_packet_claim(*, user: User, red_packet_id: int, now: datetime | None = N
 
     Raises RedPacketNotFound (cannot see it), SenderCannotClaim, AlreadyClaimed, RedPacketExhausted,
     RedPacketExpired (at or after `expires_at`, even before the expiry task has run), checked in
-    that order under the packet's lock. The sender and the claimer get `red_packet.claimed`."""
+    that order under the packet's lock. The members who see the packet (the sender and the claimer
+    among them) get `red_packet.claimed`."""
     _packet_seen_by(user, red_packet_id)
     with transaction.atomic():
         packet = RedPacket.objects.select_for_update(no_key=True).get(pk=red_packet_id)
@@ -260,13 +262,17 @@ def red_packet_claim(*, user: User, red_packet_id: int, now: datetime | None = N
             update += ["status", "finished_at", "luckiest"]
         packet.save(update_fields=update)
 
+        # To everyone who sees the packet's card (and its sender, also after leaving), so the card
+        # updates without a fetch.
         send_event_on_commit(
-            [packet.sender_id, user.pk],
+            {packet.sender_id, user.pk, *member_ids_seeing(packet.conversation_id, packet.message_id)},
             {
                 "type": "red_packet.claimed",
                 "red_packet": packet.pk,
+                "conversation": packet.conversation_id,
                 "user": user.number,
                 "amount": share.amount,
+                "remaining_count": packet.remaining_count,
             },
         )
         balance = next(e.balance_after for e in txn.posted_entries if e.account_id == wallet.pk)
@@ -284,7 +290,8 @@ def red_packet_expire(*, red_packet_id: int, now: datetime | None = None) -> Red
     """Return what is left of an open packet past its `expires_at` to its sender, once. Returns
     the packet when this call expired it; None when there was nothing to do (no such packet, not
     yet due, already exhausted or expired): a replay or an overlapping run is a no-op. The sender
-    gets `red_packet.expired` with what came back (and `coins.balance` from the ledger)."""
+    and the members who see the packet get `red_packet.expired` with what went back to the sender
+    (the sender also `coins.balance`, from the ledger)."""
     with transaction.atomic():
         packet = RedPacket.objects.select_for_update(no_key=True).filter(pk=red_packet_id).first()
         now = now or timezone.now()
@@ -317,6 +324,12 @@ def red_packet_expire(*, red_packet_id: int, now: datetime | None = None) -> Red
             ]
         )
         send_event_on_commit(
-            [packet.sender_id], {"type": "red_packet.expired", "red_packet": packet.pk, "refunded": refund}
+            {packet.sender_id, *member_ids_seeing(packet.conversation_id, packet.message_id)},
+            {
+                "type": "red_packet.expired",
+                "red_packet": packet.pk,
+                "conversation": packet.conversation_id,
+                "refunded": refund,
+            },
         )
     return packet

@@ -72,6 +72,8 @@ def test_send_answers_201_with_the_packet(alice, group, as_alice):
         "claims": [],
         "luckiest": None,
         "my_amount": None,
+        "my_claim": None,
+        "expired": False,
         "can_claim": False,
         "created_at": body["created_at"],
         "expires_at": body["expires_at"],

@@ -190,17 +190,20 @@ def test_claims_take_the_shares_in_order_and_the_last_marks_the_luckiest(
     assert packet.luckiest_id == (bob, carol, dave)[largest.position].pk
     assert red_packet_escrow_held(packet) == 0
     claim_events = [(ids, e) for ids, e in captured_events if e["type"] == "red_packet.claimed"]
+    # to every member who sees the card, with what a card needs to update without a fetch
     assert claim_events == [
         (
-            sorted([alice.pk, claimer.pk]),
+            sorted([alice.pk, bob.pk, carol.pk, dave.pk]),
             {
                 "type": "red_packet.claimed",
                 "red_packet": packet.pk,
+                "conversation": group.pk,
                 "user": claimer.number,
                 "amount": share.amount,
+                "remaining_count": remaining,
             },
         )
-        for claimer, share in zip((bob, carol, dave), shares, strict=True)
+        for claimer, share, remaining in zip((bob, carol, dave), shares, (2, 1, 0), strict=True)
     ]
     balance_events = [(ids, e) for ids, e in captured_events if e["type"] == "coins.balance"]
     assert balance_events == [
@@ -307,7 +310,15 @@ def test_expiry_returns_what_is_left_once(
     assert refund.kind == "red_packet_return" and packet.refund_transaction_id == refund.pk
     assert captured_events == [
         ([alice.pk], {"type": "coins.balance", "balance": 1000 - claimed}),
-        ([alice.pk], {"type": "red_packet.expired", "red_packet": packet.pk, "refunded": 100 - claimed}),
+        (
+            sorted(group.memberships.values_list("user_id", flat=True)),
+            {
+                "type": "red_packet.expired",
+                "red_packet": packet.pk,
+                "conversation": group.pk,
+                "refunded": 100 - claimed,
+            },
+        ),
     ]
     with pytest.raises(RedPacketExpired):
         red_packet_claim(user=bob.__class__.objects.get(username="carol"), red_packet_id=packet.pk)
