@@ -42,7 +42,7 @@ from core.degraded import watch_socket
 from core.exceptions import ApplicationError, InvalidInput, RateLimited
 from core.input_rules import is_storable_text, unstorable_path
 from core.routes import MAX_ID
-from messaging import presence_events, socket_actions
+from messaging import presence_events, send_batch, socket_actions
 from messaging.errors import BodyTooLong, SenderGone
 from messaging.realtime import send_event_async, user_group
 
@@ -302,7 +302,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if isinstance(client_id, str):
             self.sending.add(client_id)
         try:
-            message = await in_thread(socket_actions.send_message)(self.user_id, frame)
+            # Stored with every other send waiting in this process (messaging.send_batch).
+            message = await send_batch.send_message(self.user_id, frame)
         finally:
             if isinstance(client_id, str):
                 self.sending.discard(client_id)

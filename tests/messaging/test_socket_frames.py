@@ -194,13 +194,14 @@ async def test_lone_surrogates_are_invalid(connect, alice, direct):
 async def test_a_failing_handler_answers_server_error_and_the_socket_lives_on(
     connect, alice, direct, monkeypatch
 ):
-    from messaging import socket_actions
+    from messaging import send_batch, socket_actions
 
     def broken(*args, **kwargs):
         raise RuntimeError("bug")
 
     monkeypatch.setattr(socket_actions, "sync", broken)
     monkeypatch.setattr(socket_actions, "send_message", broken)
+    monkeypatch.setattr(send_batch, "store_sends", broken)  # sends go through the batch
     socket = await connect(alice)
     await socket.send({"type": "sync", "after": 0})
     assert (await socket.expect("error"))["code"] == "server_error"
