@@ -6,10 +6,18 @@ Browsers' sockets are origin-checked against ALLOWED_HOSTS; a client without an 
 
 import os
 
-from django.core.asgi import get_asgi_application
-
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-django_asgi_app = get_asgi_application()
+
+from core.asgi import get_threaded_asgi_application  # noqa: E402
+
+# HTTP: Django's handler with the middleware stack and the view in one thread per request
+# (core.asgi explains why; HUDDLE_ASGI_HANDLER=django gives Django's own, for comparison).
+if os.environ.get("HUDDLE_ASGI_HANDLER") == "django":
+    from django.core.asgi import get_asgi_application
+
+    django_asgi_app = get_asgi_application()
+else:
+    django_asgi_app = get_threaded_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 

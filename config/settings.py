@@ -60,7 +60,8 @@ MIDDLEWARE = [
     # First: the request id is bound before anything logs, and every answer is counted.
     "core.observability.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    # WhiteNoise, async-capable too (core.middleware; docs/PERFORMANCE.md).
+    "core.middleware.StaticFilesMiddleware",
     "core.middleware.ApiErrorMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     # After sessions (it reads the language chosen with set_language), before CommonMiddleware.

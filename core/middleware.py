@@ -3,12 +3,19 @@
 DRF views already answer through `core.exceptions.api_exception_handler`; this catches what
 happens outside them: unmatched URLs (Django's HTML debug 404 with DEBUG on), errors raised by
 other middleware, and exceptions from plain Django views.
+
+Both middleware here are sync- and async-capable (Django's "Asynchronous support" for middleware):
+a sync-only middleware in the stack makes Django hop between the event loop and a thread around it
+on every request (PITFALLS: a sync-only middleware costs every request; docs/PERFORMANCE.md).
 """
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.http import HttpRequest, HttpResponse
+from whitenoise.middleware import WhiteNoiseMiddleware
 
 from core.exceptions import SERVICE_RETRY_AFTER, SERVICE_UNAVAILABLE, is_outage, json_error
 
@@ -33,11 +40,25 @@ def is_api_request(request: HttpRequest) -> bool:
 
 
 class ApiErrorMiddleware:
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
-        self.get_response = get_response
+    sync_capable = True
+    async_capable = True
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        response = self.get_response(request)
+    def __init__(self, get_response: Callable[[HttpRequest], Any]):
+        self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> HttpResponse | Awaitable[HttpResponse]:
+        if self.is_async:
+            return self.__acall__(request)
+        return self.as_contract_error(request, self.get_response(request))
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponse:
+        return self.as_contract_error(request, await self.get_response(request))
+
+    @staticmethod
+    def as_contract_error(request: HttpRequest, response: HttpResponse) -> HttpResponse:
         if not is_api_request(request) or response.status_code < 400:
             return response
         if response.get("Content-Type", "").startswith("application/json"):
@@ -56,3 +77,35 @@ class ApiErrorMiddleware:
             return json_error(*SERVICE_UNAVAILABLE, 503, {"Retry-After": SERVICE_RETRY_AFTER})
         logger.error("Unhandled exception in %s %s", request.method, request.path, exc_info=exception)
         return json_error("server_error", "Something went wrong on our side.", 500)
+
+
+class StaticFilesMiddleware(WhiteNoiseMiddleware):
+    """WhiteNoise's middleware, also async-capable (WhiteNoise 6 is sync-only).
+
+    A request for a static file is answered from WhiteNoise's index (the file's headers and
+    opening it run in a thread, as they touch the disk); any other request goes on without a hop.
+    With WHITENOISE_AUTOREFRESH (DEBUG) the lookup itself reads the disk, so it runs in a thread.
+    """
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable[[HttpRequest], Any] | None = None, **kwargs: Any) -> None:
+        super().__init__(get_response, **kwargs)
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> HttpResponse | Awaitable[HttpResponse]:
+        if self.is_async:
+            return self.__acall__(request)
+        return super().__call__(request)
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponse:
+        if self.autorefresh:
+            static_file = await sync_to_async(self.find_file)(request.path_info)
+        else:
+            static_file = self.files.get(request.path_info)
+        if static_file is not None:
+            return await sync_to_async(self.serve)(static_file, request)
+        return await self.get_response(request)
