@@ -10,6 +10,7 @@ read at scrape time by collectors that the owning app registers (`scrape_collect
 core imports no app; their queries are cached for `DATABASE_FIGURES_TTL` seconds.
 """
 
+import logging
 import os
 import time
 from collections.abc import Callable, Iterable
@@ -26,6 +27,8 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+logger = logging.getLogger("huddle.metrics")
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -75,12 +78,22 @@ class _ScrapeTimeCollector(Collector):
 
     def collect(self) -> Iterable[GaugeMetricFamily]:
         now = time.monotonic()
+        up = GaugeMetricFamily(
+            "huddle_scrape_figures_up", "1 when the database figures could be read.", labels=["figures"]
+        )
         for name, figures in list(_scrape_figures.items()):
             cached = self._cache.get(name)
             if cached is None or now - cached[0] > DATABASE_FIGURES_TTL:
-                cached = (now, list(figures()))
+                try:
+                    cached = (now, list(figures()))
+                except Exception:  # the database being down must not take the process metrics with it
+                    logger.warning("metrics: the %s figures could not be read", name, exc_info=True)
+                    up.add_metric([name], 0)
+                    continue
                 self._cache[name] = cached
+            up.add_metric([name], 1)
             yield from cached[1]
+        yield up
 
     def forget(self) -> None:
         self._cache.clear()
