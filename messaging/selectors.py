@@ -81,6 +81,7 @@ class ConversationView:
     unread_count: int
     last_message: Message | None
     other_user: User | None  # the other person of a direct conversation
+    peer_last_read_id: int = 0  # their read marker (direct conversations)
 
 
 def _conversation_views(user: User, memberships: list[Membership]) -> list[ConversationView]:
@@ -95,7 +96,7 @@ def _conversation_views(user: User, memberships: list[Membership]) -> list[Conve
     last_messages = {m.pk: m for m in Message.objects.select_related("sender").filter(pk__in=last_ids)}
     direct_ids = [c.pk for c in conversations if c.kind == Conversation.Kind.DIRECT]
     others = {
-        m.conversation_id: m.user
+        m.conversation_id: m
         for m in Membership.objects.select_related("user")
         .filter(conversation_id__in=direct_ids)
         .exclude(user_id=user.pk)
@@ -107,7 +108,8 @@ def _conversation_views(user: User, memberships: list[Membership]) -> list[Conve
             last_message=last_messages.get(m.conversation.last_message_id)
             if m.conversation.last_message_id > m.history_from_id
             else None,
-            other_user=others.get(m.conversation_id),
+            other_user=others[m.conversation_id].user if m.conversation_id in others else None,
+            peer_last_read_id=others[m.conversation_id].last_read_id if m.conversation_id in others else 0,
         )
         for m in memberships
     ]
@@ -138,9 +140,13 @@ def conversation_view(*, user: User, conversation_id: int) -> ConversationView:
 
 def conversation_payload(view: ConversationView) -> dict[str, Any]:
     conversation = view.membership.conversation
+    peer_last_read_id = None
     if conversation.kind == Conversation.Kind.DIRECT:
         title = view.other_user.display_name if view.other_user else ""
         peer = view.other_user.number if view.other_user else None
+        # As the socket's `read` events: only from someone whose read receipts are on.
+        if view.other_user is not None and view.other_user.read_receipts:
+            peer_last_read_id = view.peer_last_read_id
     else:
         title, peer = conversation.title, None
     return {
@@ -154,6 +160,7 @@ def conversation_payload(view: ConversationView) -> dict[str, Any]:
         "muted": view.membership.muted,
         "last_read_id": view.membership.last_read_id,
         "peer": peer,
+        "peer_last_read_id": peer_last_read_id,
         "created_at": iso(conversation.created_at),
     }
 

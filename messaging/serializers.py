@@ -62,6 +62,11 @@ class ConversationSerializer(serializers.Serializer):
     muted = serializers.BooleanField()
     last_read_id = serializers.IntegerField(help_text="The caller's read marker.")
     peer = serializers.IntegerField(allow_null=True, help_text="Direct: the other person's number.")
+    peer_last_read_id = serializers.IntegerField(
+        allow_null=True,
+        help_text='Direct: the other person\'s read marker (0: nothing read yet), so "read" shows after a '
+        "reload; null in groups and when they have read receipts off (as for `read` events).",
+    )
     created_at = serializers.DateTimeField()
 
 
