@@ -10,3 +10,7 @@ class CoinsConfig(AppConfig):
         from core.metrics import scrape_collector_register
 
         scrape_collector_register("ledger", ledger_figures)
+
+        from coins.checks import sandbox_startup_warning  # registers the system check too
+
+        sandbox_startup_warning()

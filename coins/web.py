@@ -53,6 +53,12 @@ def price_display(priced: TopupPackage | Topup) -> str:
     return f"{priced.price_minor / 100:.2f} {priced.currency}"
 
 
+def _checkout_url(topup: Topup) -> str | None:
+    """Where a pending top-up is paid; None when its provider is off (no Pay link to a 404)."""
+    provider = provider_get(topup.provider) if topup.status == Topup.Status.PENDING else None
+    return provider.checkout_url(topup) if provider else None
+
+
 @login_required
 def wallet_page(request: HttpRequest) -> HttpResponse:
     """The balance (kept live by static/js/wallet.js), packages to buy, recent top-ups, statement."""
@@ -66,7 +72,7 @@ def wallet_page(request: HttpRequest) -> HttpResponse:
             "balance": wallet_balance(request.user),
             "packages": [(p, price_display(p)) for p in selectors.packages_on_sale()],
             "lines": [(line, KIND_LABELS.get(line.kind, line.kind)) for line in lines],
-            "topups": [(t, STATUS_LABELS.get(t.status, t.status)) for t in topups],
+            "topups": [(t, STATUS_LABELS.get(t.status, t.status), _checkout_url(t)) for t in topups],
         },
     )
 

@@ -374,5 +374,9 @@ LOGGING = {
 # Busy system accounts are split into this many rows so postings do not queue on one row lock.
 LEDGER_SYSTEM_ACCOUNT_SHARDS = env.int("LEDGER_SYSTEM_ACCOUNT_SHARDS", default=8)
 MAX_TRANSFER_COINS = 1_000_000
-# The sandbox payment provider's HMAC secret; unset: "sandbox" with DEBUG on, provider off otherwise.
+# The sandbox payment provider hands out coins without real money (CONTRACT section 1). Its HMAC
+# secret defaults to "sandbox" with DEBUG on. With DEBUG off it is on only when PAYMENTS_SANDBOX=on
+# *and* the secret are both set (a real secret alone never switches it on), and then the system
+# check coins.W001 and a WARNING logged at startup say so (coins.checks).
 PAYMENTS_SANDBOX_SECRET = env.str("PAYMENTS_SANDBOX_SECRET", default="sandbox" if DEBUG else "")
+PAYMENTS_SANDBOX = env.bool("PAYMENTS_SANDBOX", default=DEBUG)

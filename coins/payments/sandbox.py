@@ -2,7 +2,8 @@
 site and HMAC-signed webhooks (CONTRACT section 5).
 
 Signature: `X-Sandbox-Signature: sha256=<hex HMAC-SHA256 of the raw body>` keyed with
-settings.PAYMENTS_SANDBOX_SECRET. An empty secret turns the provider off. The checkout page's
+settings.PAYMENTS_SANDBOX_SECRET. The provider is on only when settings.PAYMENTS_SANDBOX is true
+and the secret is not empty (with DEBUG off both must be set on purpose: coins.checks). The checkout page's
 buttons use `delivery` to build exactly what the provider would POST, so a simulated payment goes
 through the same verification and code path as a real webhook.
 """
@@ -28,7 +29,7 @@ class SandboxProvider(PaymentProvider):
         return (settings.PAYMENTS_SANDBOX_SECRET or "").encode()
 
     def is_enabled(self) -> bool:
-        return bool(self._secret())
+        return bool(settings.PAYMENTS_SANDBOX) and bool(self._secret())
 
     def checkout_url(self, topup: Topup) -> str:
         return reverse("sandbox-checkout", args=[topup.pk])
