@@ -171,7 +171,14 @@ class Server:
         return sum(_process_cpu(pid) for pid in _process_tree(self.pid))
 
     def processes(self) -> int:
-        return len(_process_tree(self.pid)) if self.pid else 0
+        """Processes serving requests: a multi-worker server's spawned workers, else its one."""
+        if not self.pid:
+            return 0
+        workers = 0
+        for pid in _process_tree(self.pid):
+            with contextlib.suppress(OSError):
+                workers += b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        return workers or 1
 
 
 def _process_tree(root: int) -> list[int]:
@@ -530,9 +537,7 @@ def main() -> None:
                     server = Server(kind="external", url=args.url.rstrip("/"), port=0, pid=None)
                 else:
                     server = stack.enter_context(running_server(spec, server_env(url), args.workers))
-                processes = (
-                    server.processes() - 1 if spec and spec.startswith("serve") else server.processes()
-                )
+                processes = server.processes()
                 for concurrency in concurrencies:
                     for workload in workloads:
                         outcome = measure(server, people, workload, concurrency, args.seconds)
