@@ -32,14 +32,16 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.sessions import InstanceSessionWrapper
 from django_redis.exceptions import ConnectionInterrupted
 from redis.exceptions import RedisError
 
 from core.degraded import watch_socket
-from core.exceptions import ApplicationError, InvalidInput, RateLimited
+from core.exceptions import SERVICE_UNAVAILABLE, ApplicationError, InvalidInput, RateLimited, is_outage
 from core.input_rules import is_storable_text, unstorable_path
 from core.routes import MAX_ID
 from messaging import presence_events, send_batch, socket_actions
@@ -92,6 +94,15 @@ class RecentIds:
         return True
 
 
+def encode_frame(frame: dict[str, Any]) -> str:
+    """Compact JSON, non-ASCII as is (orjson; the standard library where orjson refuses, e.g. an
+    integer past 64 bits)."""
+    try:
+        return orjson.dumps(frame).decode()
+    except (orjson.JSONEncodeError, TypeError):
+        return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
+
+
 def _int_field(frame: dict, name: str) -> int:
     """An id or cursor: a non-negative integer that fits a 64-bit column (core.routes.MAX_ID)."""
     value = frame.get(name)
@@ -103,6 +114,10 @@ def _int_field(frame: dict, name: str) -> int:
 def _parse_frame(text: str) -> Any:
     """The frame's JSON value, or None for text that is not JSON (nesting past the recursion
     limit included: json raises RecursionError there, not ValueError)."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        pass  # orjson is stricter (lone surrogates, NaN, big integers, depth): the checks below decide
     try:
         return json.loads(text)
     except (ValueError, RecursionError):
@@ -290,7 +305,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
         except CHANNEL_LAYER_ERRORS:
             logger.exception("channel layer failed; closing socket")
             await self.close(code=CLOSE_SERVER_ERROR)
-        except Exception:
+        except Exception as exc:
+            if is_outage(exc):  # the database connection failed: nothing was stored, retry later
+                logger.error("socket frame %s: service unavailable: %s", frame.get("type"), exc)
+                await self.send_error(*SERVICE_UNAVAILABLE, client_id)
+                return
             logger.exception("socket frame %s failed", frame.get("type"))
             await self.send_error("server_error", "Something went wrong on our side.", client_id)
 
@@ -403,8 +422,17 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     # --- Output ----------------------------------------------------------------------------------------
 
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        # Frames go straight to the server's `send`, past Channels' session wrapper: it saves the
+        # session or sets a cookie on HTTP responses only, and cost a check of the session on
+        # every frame. (The socket never changes its session; the handshake is unaffected.)
+        wrapper = getattr(send, "__self__", None)
+        if isinstance(wrapper, InstanceSessionWrapper):
+            send = wrapper.real_send
+        await super().__call__(scope, receive, send)
+
     async def send_frame(self, frame: dict[str, Any]) -> None:
-        await self.send(text_data=json.dumps(frame, ensure_ascii=False, separators=(",", ":")))
+        await self.base_send({"type": "websocket.send", "text": encode_frame(frame)})
 
     async def send_error(self, code: str, detail: str, client_id: str | None = None, **extra: Any) -> None:
         frame: dict[str, Any] = {"type": "error", "code": code, "detail": detail}

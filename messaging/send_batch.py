@@ -29,6 +29,7 @@ import json
 import logging
 import time
 import weakref
+from types import SimpleNamespace
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -37,8 +38,7 @@ from django.core.cache import cache
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from accounts.models import User
-from core import throttling
+from core import metrics, throttling
 from core.degraded import UNREACHABLE_ERRORS, redis_answered, redis_failed, redis_unreachable
 from core.exceptions import ApplicationError, RateLimited
 from messaging import services, socket_actions
@@ -102,25 +102,28 @@ def _validated(user_id: int, frame: dict[str, Any]) -> tuple[str, str, dict, str
     return kind, body, data, client_id
 
 
-def _message_from_row(row: tuple, user_id: int, send: tuple, created_at: Any) -> tuple[Message, list[int]]:
-    """The stored message as `services._store_message_postgres` builds it from the same row."""
+def _message_from_row(row: tuple, user_id: int, send: tuple, created_at: Any) -> tuple[Any, list[int]]:
+    """The stored message, as `services._store_message_postgres` has it from the same row, for
+    `message_payload` (which reads these attributes): a plain namespace, as a model instance per
+    message cost a measurable share of the batch."""
     conversation_id, kind, body, data, client_id = send
     _status, message_id, seq, member_ids, number, display_name, *more = row
-    message = Message(
+    style = more[0] if more else None
+    message = SimpleNamespace(
         pk=message_id,
+        id=message_id,
         conversation_id=conversation_id,
         seq=seq,
-        sender=User(pk=user_id, number=number, display_name=display_name, is_active=True),
+        sender=SimpleNamespace(pk=user_id, number=number, display_name=display_name),
         kind=kind,
         body=body,
         client_id=client_id,
         data=data,
         created_at=created_at,
+        edited_at=None,
+        recalled=False,
+        sender_style=json.loads(style) if isinstance(style, str) else (style or {}),
     )
-    if more and hasattr(message, "sender_style"):  # the sender's style, where the function returns it
-        style = more[0]
-        message.sender_style = json.loads(style) if isinstance(style, str) else (style or {})
-    message._state.adding = False
     return message, list(member_ids)
 
 
@@ -203,6 +206,8 @@ def store_sends(items: list[tuple[int, dict[str, Any]]]) -> list[dict[str, Any] 
     # After the commit: at once here (autocommit, the batch's thread), later inside a caller's
     # transaction.
     transaction.on_commit(lambda: send_events_now(events))
+    for _, event in events:
+        transaction.on_commit(metrics.messages_sent.labels(event["message"]["kind"]).inc)
     return results
 
 
