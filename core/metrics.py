@@ -22,6 +22,7 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    disable_created_metrics,
     generate_latest,
     multiprocess,
 )
@@ -29,6 +30,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 logger = logging.getLogger("huddle.metrics")
+disable_created_metrics()  # no `_created` series: they double the output and no dashboard reads them
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -127,7 +129,7 @@ def process_exited(pid: int) -> None:
 
 
 def route_of(request: Any) -> str:
-    """The URL pattern that served a request ("api/v1/conversations/<id:pk>/messages"), so label
+    """The URL pattern that served a request ("api/v1/conversations/<id:conversation_id>/messages"), so label
     values stay few; unmatched paths are "unmatched"."""
     match = getattr(request, "resolver_match", None)
     return match.route if match is not None and match.route else "unmatched"
