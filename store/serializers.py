@@ -132,17 +132,11 @@ class VipInputSerializer(serializers.Serializer):
 class StyleSerializer(serializers.Serializer):
     """Renders a store.styles.StyleChoice."""
 
-    bubble = serializers.SlugRelatedField(
-        slug_field="sku",
-        read_only=True,
-        allow_null=True,
-        help_text="The sku of the bubble you show, or null.",
+    bubble = serializers.CharField(
+        source="bubble.sku", allow_null=True, help_text="The sku of the bubble you show, or null."
     )
-    name_color = serializers.SlugRelatedField(
-        slug_field="sku",
-        read_only=True,
-        allow_null=True,
-        help_text="The sku of the name colour you show, or null.",
+    name_color = serializers.CharField(
+        source="name_color.sku", allow_null=True, help_text="The sku of the name colour you show, or null."
     )
 
 
