@@ -573,7 +573,59 @@ def run_all(args: argparse.Namespace) -> dict:
         report["huddle_vs_relay"] = round(
             servers["huddle"]["closed_loop"]["deliveries_per_s"] / relay_rate, 4
         )
+    report["summary"] = summary_rows(report, args)
     return report
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 4) if a and b else None
+
+
+def _step_at(result: dict, rate: float) -> dict | None:
+    return next((s for s in result.get("steps", []) if s["offered_per_s"] == rate), None)
+
+
+def summary_rows(report: dict, args: argparse.Namespace) -> list[dict]:
+    """The rows bench/run prints: Huddle against each ceiling of the same run. `ratio` is Huddle's
+    share of the ceiling (throughput: huddle / ceiling; latency and memory: ceiling / huddle)."""
+    chat, idle, rows = report["chat"], report["idle"], []
+    huddle = chat.get("huddle")
+    if huddle is None:
+        return rows
+
+    def row(workload: str, unit: str, h: float | None, c: float | None, name: str, ratio: float | None,
+            p99: float | None, **extra: object) -> None:  # fmt: skip
+        rows.append(
+            {"workload": workload, "unit": unit, "huddle": h, "ceiling": c, "ceiling_name": name,
+             "ratio": ratio, "p99_ms": p99, **extra}
+        )  # fmt: skip
+
+    for name, key in (("bare websockets relay", "relay"), ("minimal Channels chat", "channels")):
+        ceiling = chat.get(key)
+        if ceiling is None:
+            continue
+        h, c = huddle["closed_loop"], ceiling["closed_loop"]
+        row(f"chat, stored 1:1, closed loop, {args.pairs} pairs", "deliveries/s", h["deliveries_per_s"],
+            c["deliveries_per_s"], name, _ratio(h["deliveries_per_s"], c["deliveries_per_s"]), h["p99_ms"],
+            lost=h["lost"], duplicated=h["duplicated"])  # fmt: skip
+        hs, cs = _step_at(huddle, 500), _step_at(ceiling, 500)
+        if hs and cs:
+            row(f"chat, 500 messages/s offered, {huddle['sockets']} sockets: p99", "ms", hs["p99_ms"],
+                cs["p99_ms"], name, _ratio(cs["p99_ms"], hs["p99_ms"]), hs["p99_ms"],
+                lost=hs["lost"], duplicated=hs["duplicated"])  # fmt: skip
+        for size, f in huddle.get("fanout", {}).items():
+            g = ceiling.get("fanout", {}).get(size)
+            if g:
+                row(f"fan-out to {size}: last member", "ms (p99)", f["last_member_p99_ms"],
+                    g["last_member_p99_ms"], name, _ratio(g["last_member_p99_ms"], f["last_member_p99_ms"]),
+                    f["last_member_p99_ms"])  # fmt: skip
+        if "huddle" in idle and key in idle:
+            hi, ci = idle["huddle"], idle[key]
+            row(f"idle sockets held by one process (of {hi['asked']})", "sockets", hi["held"], ci["held"],
+                name, _ratio(hi["held"], ci["held"]), None)  # fmt: skip
+            row("memory per idle socket", "KiB", hi["kib_per_socket"], ci["kib_per_socket"], name,
+                _ratio(ci["kib_per_socket"], hi["kib_per_socket"]), None)  # fmt: skip
+    return rows
 
 
 def print_report(report: dict) -> None:
