@@ -14,12 +14,13 @@ Invariants kept here and in the database:
 - A member sees the messages from the moment they (last) joined: those with id >
   `Membership.history_from_id` (CONTRACT section 4; messaging.selectors applies it).
 
-Unread counts are *counted*, not kept as counters: "other people's non-recalled messages with
-id > my read marker" is an index range scan on (conversation, id) that only visits the unread
-messages. Counters updated with F() on every send would write one row per member per message
-(500 rows for a full group, each a lock that readers moving their markers contend on) and would
-have to be corrected on recalls and member changes; counting is always right and keeps the send
-path's cost independent of the group's size.
+Unread counts are *computed*, not kept as counters: "other people's non-recalled messages with
+id > my read marker" is `last_seq` minus the seq at the marker (one index probe, since seq follows
+id without holes), less the reader's own and other people's recalled messages after the marker
+(two small index ranges; messaging.selectors). Counters updated with F() on every send would
+write one row per member per message (500 rows for a full group, each a lock that readers moving
+their markers contend on) and would have to be corrected on recalls and member changes; computing
+is always right and keeps the send path's cost independent of the group's size.
 
 Resync across out-of-order commits (PostgreSQL): every message stores the id of the transaction
 that inserted it (`txid`) and the snapshot taken before its insert (`snapshot`, and its xmin as
@@ -133,8 +134,14 @@ class Message(models.Model):
         Conversation, on_delete=models.CASCADE, related_name="messages", db_index=False
     )
     seq = models.BigIntegerField(help_text="1, 2, 3, ... within the conversation.")
+    # The composite (sender, conversation, id) index below replaces the foreign key's own index.
     sender = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.TEXT)
     body = models.TextField(blank=True)
@@ -159,6 +166,14 @@ class Message(models.Model):
         indexes = [
             # History pages, unread counts (id > marker) and sync, all per conversation.
             models.Index(fields=["conversation", "id"], name="message_conversation_id"),
+            # Unread counts (messaging.selectors): the user's own messages after their read marker,
+            # and other people's recalled ones; both take only a few entries to count.
+            models.Index(fields=["sender", "conversation", "id"], name="message_sender_conv_id"),
+            models.Index(
+                fields=["conversation", "id"],
+                name="message_recalled_conv_id",
+                condition=Q(recalled=True),
+            ),
             models.Index(fields=["txid"], name="message_txid", condition=Q(txid__isnull=False)),
             models.Index(
                 fields=["changed_at"], name="message_changed_at", condition=Q(changed_at__isnull=False)

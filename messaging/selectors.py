@@ -11,8 +11,8 @@ last message all apply it; so do edits, recalls and their events (messaging.serv
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, Exists, IntegerField, OuterRef, QuerySet, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Case, Count, Exists, F, IntegerField, OuterRef, QuerySet, Subquery, Value, When
+from django.db.models.functions import Coalesce, Greatest
 
 from accounts.models import User
 from accounts.selectors import user_render_context
@@ -56,23 +56,57 @@ def messages_visible_to(user: User) -> QuerySet[Message]:
     return Message.objects.filter(Exists(seen))
 
 
-def _unread_count_subquery(user: User) -> Coalesce:
-    """Other people's non-recalled messages after the read marker: a range scan on the
-    (conversation, id) index that visits only the unread messages (see messaging.models)."""
-    unread = (
-        Message.objects.filter(
-            conversation_id=OuterRef("conversation_id"),
-            id__gt=OuterRef("last_read_id"),
-            recalled=False,
-        )
-        .filter(id__gt=OuterRef("history_from_id"))
-        .exclude(sender_id=user.pk)
-        .order_by()
-        .values("conversation_id")
-        .annotate(count=Count("id"))
-        .values("count")
+def _count(queryset: QuerySet[Message]) -> Coalesce:
+    return Coalesce(
+        Subquery(
+            queryset.order_by().values("conversation_id").annotate(count=Count("id")).values("count"),
+            output_field=IntegerField(),
+        ),
+        Value(0),
     )
-    return Coalesce(Subquery(unread, output_field=IntegerField()), Value(0))
+
+
+def _unread_count_subquery(user: User) -> Case:
+    """Other people's non-recalled messages after the read marker (or after joining), for a
+    membership queryset, without visiting the unread messages themselves: `seq` numbers a
+    conversation's messages 1, 2, 3, ... in id order with no holes (messaging.models), so the
+    messages after the marker number `last_seq` minus the seq of the last message at or before the
+    marker (one probe of the (conversation, id) index). Taken away from that: the user's own
+    messages after the marker (the (sender, conversation, id) index) and other people's recalled
+    ones (a partial index of recalled messages), both few. Counting the unread rows instead took
+    a scan of every unread message: tens of thousands in a busy group nobody reads, and a
+    conversation list of 200 took hundreds of ms (docs/PERFORMANCE.md, Reads). A conversation
+    read up to its last message costs nothing (CASE evaluates no subquery)."""
+    marker = Greatest(OuterRef("last_read_id"), OuterRef("history_from_id"))
+    after_marker = Message.objects.filter(conversation_id=OuterRef("conversation_id"), id__gt=marker)
+    seq_at_marker = (
+        Message.objects.filter(conversation_id=OuterRef("conversation_id"), id__lte=marker)
+        .order_by("-id")
+        .values("seq")[:1]
+    )
+    unread = (
+        F("conversation__last_seq")
+        - Coalesce(Subquery(seq_at_marker, output_field=IntegerField()), Value(0))
+        - _count(after_marker.filter(sender_id=user.pk))
+        - _count(after_marker.filter(recalled=True).exclude(sender_id=user.pk))
+    )
+    return Case(
+        When(
+            conversation__last_message_id__gt=Greatest(F("last_read_id"), F("history_from_id")),
+            then=unread,
+        ),
+        default=Value(0),
+        output_field=IntegerField(),
+    )
+
+
+# Resync bookkeeping that no payload shows (messaging.rendering): not loaded for pages and lists.
+_NOT_RENDERED = ("txid", "snapshot_xmin", "snapshot", "changed_at", "change_txid", "recalled_at")
+
+
+def _for_rendering(queryset: QuerySet[Message]) -> QuerySet[Message]:
+    """Messages to render with message_payload: their sender joined, the bookkeeping left out."""
+    return queryset.select_related("sender").defer(*_NOT_RENDERED)
 
 
 @dataclass(frozen=True)
@@ -93,7 +127,7 @@ def _conversation_views(user: User, memberships: list[Membership]) -> list[Conve
         if m.conversation.last_message_id > m.history_from_id
     ]
     conversations = [m.conversation for m in memberships]
-    last_messages = {m.pk: m for m in Message.objects.select_related("sender").filter(pk__in=last_ids)}
+    last_messages = {m.pk: m for m in _for_rendering(Message.objects.filter(pk__in=last_ids))}
     direct_ids = [c.pk for c in conversations if c.kind == Conversation.Kind.DIRECT]
     others = {
         m.conversation_id: m
@@ -177,9 +211,9 @@ def conversation_members(*, user: User, conversation_id: int) -> tuple[list[Memb
 def message_history(*, user: User, conversation_id: int) -> QuerySet[Message]:
     """The conversation's messages the user sees (said since they last joined), or NotFound."""
     membership = membership_get(user=user, conversation_id=conversation_id)
-    return Message.objects.filter(
-        conversation_id=conversation_id, id__gt=membership.history_from_id
-    ).select_related("sender")
+    return _for_rendering(
+        Message.objects.filter(conversation_id=conversation_id, id__gt=membership.history_from_id)
+    )
 
 
 def message_search(*, user: User, query: str, conversation_id: int | None = None) -> QuerySet[Message]:
