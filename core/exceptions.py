@@ -10,6 +10,7 @@ import math
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, JsonResponse
 from django_redis.exceptions import ConnectionInterrupted
 from redis.exceptions import RedisError
@@ -167,6 +168,9 @@ def api_exception_handler(exc: Exception, context: dict) -> Response:
         return Response(
             error_body(*SERVICE_UNAVAILABLE), status=503, headers={"Retry-After": SERVICE_RETRY_AFTER}
         )
+    if isinstance(exc, RequestDataTooBig):
+        # A body past DATA_UPLOAD_MAX_MEMORY_SIZE is the client's mistake, not a server error.
+        return Response(error_body("too_large", "The request body is too large."), status=413)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import HttpRequest, HttpResponse
 from whitenoise.middleware import WhiteNoiseMiddleware
 
@@ -75,6 +76,12 @@ class ApiErrorMiddleware:
         if is_outage(exception):
             logger.error("Redis unavailable: %s", exception)
             return json_error(*SERVICE_UNAVAILABLE, 503, {"Retry-After": SERVICE_RETRY_AFTER})
+        if isinstance(exception, RequestDataTooBig):
+            # A body past DATA_UPLOAD_MAX_MEMORY_SIZE: the client's mistake, not a server error.
+            return json_error(*_STATUS_CODES[413], 413)
+        if isinstance(exception, SuspiciousOperation):  # e.g. too many form fields
+            logger.warning("Refused %s %s: %s", request.method, request.path, exception)
+            return json_error(*_STATUS_CODES[400], 400)
         logger.error("Unhandled exception in %s %s", request.method, request.path, exc_info=exception)
         return json_error("server_error", "Something went wrong on our side.", 500)
 
