@@ -48,6 +48,7 @@ from coins.errors import (
 from coins.hashing import entry_hash
 from coins.lock_objects import accounts_for_update, accounts_save_state
 from coins.models import Account, Entry, Side, Transaction
+from core import metrics
 from core.exceptions import IdempotencyKeyReused
 from messaging.realtime import send_event_on_commit
 
@@ -81,6 +82,12 @@ def wallet_for(user: User) -> Account:
         user=user, defaults={"kind": Account.Kind.WALLET, "normal_side": Side.CREDIT}
     )
     return wallet
+
+
+def wallets_for(users: Sequence[User]) -> list[Account]:
+    """The users' wallets, in the order given, in one query (wallets created empty on first use)."""
+    found = {account.user_id: account for account in Account.objects.filter(user__in=users)}
+    return [found.get(user.pk) or wallet_for(user) for user in users]
 
 
 def wallet_balance(user: User) -> int:
@@ -165,6 +172,7 @@ def ledger_post(
         now=timezone.now(),
     )
     if not txn.replayed:
+        transaction.on_commit(metrics.ledger_transactions.labels(kind).inc)
         wallets = {e.account_id: (user_id, e.balance_after) for e, user_id in txn.posted_wallets if user_id}
         for _, (user_id, balance) in sorted(wallets.items()):
             send_event_on_commit([user_id], {"type": "coins.balance", "balance": balance})

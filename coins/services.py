@@ -23,7 +23,15 @@ from accounts.errors import NotFriends
 from accounts.models import User
 from accounts.selectors import are_friends, user_get_by_number
 from coins.errors import AlreadyReversed, InsufficientFunds
-from coins.ledger import credit, debit, ledger_post, ledger_post_reversal, system_account, wallet_for
+from coins.ledger import (
+    credit,
+    debit,
+    ledger_post,
+    ledger_post_reversal,
+    system_account,
+    wallet_for,
+    wallets_for,
+)
 from coins.models import Entry, OperatorAction, PaymentEvent, Topup, TopupPackage, Transaction
 from coins.payments import base as payments
 from coins.payments.errors import AmountMismatch, UnknownTopup
@@ -64,10 +72,10 @@ def transfer_create(
         raise NotFriends("You can only send coins to friends.")
     metadata = {"from": sender.number, "to": recipient.number, "amount": amount}
     with transaction.atomic():
-        sender_wallet = wallet_for(sender)
+        sender_wallet, recipient_wallet = wallets_for([sender, recipient])
         txn = ledger_post(
             kind=Transaction.Kind.TRANSFER,
-            legs=[debit(sender_wallet, amount), credit(wallet_for(recipient), amount)],
+            legs=[debit(sender_wallet, amount), credit(recipient_wallet, amount)],
             memo=memo,
             metadata=metadata,
             idempotency_key=f"transfer:{sender.pk}:{idempotency_key}",
@@ -76,7 +84,10 @@ def transfer_create(
         )
         if txn.replayed and txn.metadata != metadata:
             raise IdempotencyKeyReused()
-        balance = Entry.objects.get(transaction=txn, account=sender_wallet).balance_after
+        if txn.replayed:
+            balance = Entry.objects.get(transaction=txn, account=sender_wallet).balance_after
+        else:  # what the posting just wrote: no query
+            balance = next(e.balance_after for e in txn.posted_entries if e.account_id == sender_wallet.pk)
     return TransferResult(transaction=txn, balance=balance)
 
 
