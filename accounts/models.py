@@ -43,7 +43,8 @@ class KeptCredentials:
 
 class HuddleUserManager(UserManager):
     def get_by_natural_key(self, username: str | None) -> "User":
-        return self.get(username__iexact=username)
+        # Usernames are stored NFKC-normalised (core.text_rules): full-width "alice" logs in as "alice".
+        return self.get(username__iexact=self.model.normalize_username(username))
 
 
 class User(AbstractUser):

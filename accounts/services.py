@@ -35,19 +35,31 @@ from accounts.errors import (
 from accounts.models import Block, DeviceToken, FriendRequest, Friendship, KeptCredentials, User
 from accounts.presence import online_user_ids, visible_presence
 from accounts.selectors import are_friends, friend_ids_of, is_blocked_between, user_get_by_number
+from core import text_rules
 from core.exceptions import InvalidInput, NotFound
 from messaging.realtime import close_other_sockets_on_commit, close_sockets_on_commit, send_event_on_commit
 
 # --- Sign-up, tokens, profile ---------------------------------------------------------------------
 
+USERNAME_MAX_LENGTH = User._meta.get_field("username").max_length
+
 
 def _check_username(username: str) -> str:
-    username = username.strip()
+    """The username as stored (NFKC), or InvalidInput: Django's validator, no look-alike mix of
+    scripts, and taken when it, or what it looks like, is a username already (core.text_rules)."""
+    username = text_rules.username_normalize(username.strip())
     try:
         UnicodeUsernameValidator()(username)
     except DjangoValidationError as exc:
         raise InvalidInput(exc.messages[0], fields={"username": list(exc.messages)}) from exc
-    if User.objects.filter(username__iexact=username).exists():
+    if len(username) > USERNAME_MAX_LENGTH:  # NFKC may lengthen it ("ﷺ" is 18 letters)
+        message = f"At most {USERNAME_MAX_LENGTH} characters."
+        raise InvalidInput(message, fields={"username": [message]})
+    problem = text_rules.username_problem(username)
+    if problem is not None:
+        raise InvalidInput(problem, fields={"username": [problem]})
+    look_alike = text_rules.username_skeleton(username)
+    if User.objects.filter(Q(username__iexact=username) | Q(username__iexact=look_alike)).exists():
         raise _username_taken()
     return username
 
@@ -61,7 +73,8 @@ def _username_taken() -> InvalidInput:
 def user_register(*, username: str, password: str, display_name: str = "", email: str = "") -> User:
     """Create a user with a fresh account number. Password rules are Django's validators."""
     username = _check_username(username)
-    user = User(username=username, display_name=display_name.strip() or username, email=email.strip())
+    display_name = text_rules.check_name("display_name", display_name.strip())
+    user = User(username=username, display_name=display_name or username, email=email.strip())
     try:
         password_validation.validate_password(password, user)
     except DjangoValidationError as exc:
@@ -222,6 +235,9 @@ def profile_update(*, user: User, **changes: Any) -> User:
         changes["display_name"] = changes["display_name"].strip()
         if not changes["display_name"]:
             raise InvalidInput(fields={"display_name": ["This field may not be blank."]})
+    for name in ("display_name", "signature"):
+        if name in changes:
+            text_rules.check_name(name, changes[name])
     old_presence = user.presence
     with transaction.atomic():
         for name, value in changes.items():
@@ -384,6 +400,7 @@ def friend_group_set(*, user: User, number: int, group: str) -> Friendship:
     group = group.strip()
     if not group:
         raise InvalidInput(fields={"group": ["This field may not be blank."]})
+    text_rules.check_name("group", group)
     friendship = Friendship.objects.filter(user=user, friend__number=number).select_related("friend").first()
     if friendship is None:
         raise NotFound("This person is not your friend.")

@@ -36,6 +36,7 @@ from coins.models import Entry, OperatorAction, PaymentEvent, Topup, TopupPackag
 from coins.payments import base as payments
 from coins.payments.errors import AmountMismatch, UnknownTopup
 from coins.payments.registry import provider_for_checkout
+from core import text_rules
 from core.degraded import task_dispatch_on_commit
 from core.exceptions import IdempotencyKeyReused, InvalidInput
 
@@ -65,6 +66,7 @@ def transfer_create(
     InsufficientFunds (nothing is written). A repeat with the same key returns the first transfer;
     the same key for another recipient or amount is IdempotencyKeyReused."""
     _check_amount(amount, maximum=settings.MAX_TRANSFER_COINS)
+    text_rules.check_name("memo", memo)
     if to_number == sender.number:
         raise InvalidInput("You cannot send coins to yourself.", fields={"to": ["Choose someone else."]})
     recipient = user_get_by_number(to_number)

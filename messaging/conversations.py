@@ -21,6 +21,7 @@ from django.db.models import F
 
 from accounts.models import User
 from accounts.selectors import friend_ids_of, user_get_by_number
+from core import text_rules
 from core.exceptions import Forbidden, InvalidInput
 from messaging.errors import ConversationNotFound, GroupFull, NotFriends, NotGroup
 from messaging.models import GROUP_MAX_MEMBERS, TITLE_MAX_LENGTH, Conversation, Membership
@@ -82,7 +83,7 @@ def _clean_title(title: Any) -> str:
         raise InvalidInput("A group needs a title.", fields={"title": ["This field may not be blank."]})
     if len(title.strip()) > TITLE_MAX_LENGTH:
         raise InvalidInput(fields={"title": [f"At most {TITLE_MAX_LENGTH} characters."]})
-    return title.strip()
+    return text_rules.check_name("title", title.strip())
 
 
 def _friends_by_numbers(user: User, numbers: list[int]) -> list[User]:

@@ -25,6 +25,7 @@ from django.utils import timezone
 from accounts.models import User
 from coins.ledger import credit, debit, ledger_post, system_account, wallet_for
 from coins.models import Transaction
+from core import text_rules
 from core.exceptions import InvalidInput
 from core.input_rules import reject_unstorable
 from messaging.errors import ConversationNotFound
@@ -71,6 +72,7 @@ def _clean_send_input(total: Any, count: Any, mode: Any, greeting: Any) -> tuple
     if fields:
         raise InvalidInput(fields=fields)
     reject_unstorable({"greeting": greeting})
+    text_rules.check_name("greeting", greeting.strip())
     if total < count:
         raise InvalidInput(
             "Every share needs at least 1 coin.", fields={"total": ["At least 1 coin a share."]}
