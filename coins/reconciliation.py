@@ -206,6 +206,13 @@ def _snapshot_checks(progress: Progress | None) -> tuple[list[Problem], dict]:
 def reconciliation_run(*, triggered_by: str, progress: Progress | None = None) -> ReconciliationRun:
     """Check the whole ledger and the top-ups against it; store, log and (on findings) mail the
     result. Read-only towards the ledger, so running it twice is harmless."""
+    # A run whose worker was killed stays unfinished; its task comes back (acks_late) with the same
+    # trigger and runs anew here: the earlier row is closed as abandoned, not left "running".
+    ReconciliationRun.objects.filter(triggered_by=triggered_by[:64], finished_at__isnull=True).update(
+        finished_at=timezone.now(),
+        ok=False,
+        summary={"error": "abandoned: its worker stopped before the end"},
+    )
     run = ReconciliationRun.objects.create(triggered_by=triggered_by[:64])
     try:
         problems, totals = _snapshot_checks(progress)

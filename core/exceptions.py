@@ -11,6 +11,8 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError as DatabaseInterfaceError
+from django.db import OperationalError as DatabaseOperationalError
 from django.http import Http404, JsonResponse
 from django_redis.exceptions import ConnectionInterrupted
 from redis.exceptions import RedisError
@@ -144,16 +146,23 @@ def error_body(code: str, detail: str, fields: dict | None = None) -> dict[str, 
     return body
 
 
-# Redis (cache, rate limits, channel layer) being down is an outage, not a bug of the request: the
-# client gets 503 with Retry-After and may try again; nothing was written (the limits are checked
-# before any work).
+# Redis (cache, rate limits, channel layer) being down, or the database connection failing, is an
+# outage, not a bug of the request: the client gets 503 with Retry-After and may try again; nothing
+# was written (the limits are checked before any work; a database failure rolls the request's
+# transaction back, idempotency key included).
 SERVICE_UNAVAILABLE = ("service_unavailable", "A service Huddle depends on is down; try again shortly.")
 SERVICE_RETRY_AFTER = "5"
 
 
 def is_outage(exc: BaseException) -> bool:
-    """Redis errors, raw or as django-redis wraps them."""
-    return isinstance(exc, (RedisError, ConnectionInterrupted))
+    """Redis errors, raw or as django-redis wraps them, and the database's operational errors (DB-API
+    OperationalError / InterfaceError: its connection lost, refused or terminated by an operator, the
+    server shutting down, a deadlock or lock timeout). The request's transaction did not commit
+    (or, lost during COMMIT, committed whole), so a retry with the same Idempotency-Key or client_id
+    completes once (tests/reliability/test_pg_faults.py)."""
+    return isinstance(
+        exc, (RedisError, ConnectionInterrupted, DatabaseOperationalError, DatabaseInterfaceError)
+    )
 
 
 def api_exception_handler(exc: Exception, context: dict) -> Response:
@@ -164,7 +173,7 @@ def api_exception_handler(exc: Exception, context: dict) -> Response:
     if isinstance(exc, ApplicationError):
         return Response(exc.as_body(), status=exc.status_code, headers=exc.headers)
     if is_outage(exc):
-        logger.error("Redis unavailable: %s", exc)
+        logger.error("service unavailable: %s", exc)
         return Response(
             error_body(*SERVICE_UNAVAILABLE), status=503, headers={"Retry-After": SERVICE_RETRY_AFTER}
         )

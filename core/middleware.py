@@ -74,7 +74,7 @@ class ApiErrorMiddleware:
         if not is_api_request(request):
             return None
         if is_outage(exception):
-            logger.error("Redis unavailable: %s", exception)
+            logger.error("service unavailable: %s", exception)
             return json_error(*SERVICE_UNAVAILABLE, 503, {"Retry-After": SERVICE_RETRY_AFTER})
         if isinstance(exception, RequestDataTooBig):
             # A body past DATA_UPLOAD_MAX_MEMORY_SIZE: the client's mistake, not a server error.
