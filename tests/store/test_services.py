@@ -159,6 +159,7 @@ def test_a_gift_goes_to_the_friend_who_is_told(
         "sku": "gift-cake",
         "name": "Birthday cake",
         "quantity": 1,
+        "image_url": "/static/store/gift-cake.svg",
     }
     assert sorted(m.user_id for m in message.conversation.memberships.all()) == sorted([alice.pk, bob.pk])
     new_messages = [ids for ids, e in captured_events if e["type"] == "message.new"]
