@@ -32,6 +32,7 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from accounts.models import Block, Friendship, User
+from core import metrics
 from core.exceptions import Forbidden, InvalidInput
 from core.input_rules import reject_unstorable
 from messaging.content_rules import content_rules_check
@@ -369,6 +370,7 @@ def message_send(
     message, member_ids = stored
     # Sent at once in autocommit; after the caller's transaction commits inside one.
     send_event_on_commit(member_ids, {"type": "message.new", "message": message_payload(message)})
+    transaction.on_commit(metrics.messages_sent.labels(message.kind).inc)
     return message, True
 
 
