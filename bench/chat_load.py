@@ -32,6 +32,7 @@ import json
 import os
 import platform
 import random
+import signal
 import socket
 import subprocess
 import sys
@@ -692,6 +693,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small and short: a smoke run")
     parser.add_argument("--json", help="write the figures as JSON to this path ('-': stdout)")
     args = parser.parse_args()
+    # A SIGTERM (bench/run's timeout) unwinds like an exception, so the servers are stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.server is None:
         args.server = "serve" if (ROOT / "bin" / "serve").exists() else "uvicorn"
     if args.quick:
