@@ -276,6 +276,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "coins.payments.openapi.document_webhooks",
+        "core.openapi.document_common_errors",
     ],
 }
 

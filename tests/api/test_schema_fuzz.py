@@ -487,3 +487,65 @@ def test_nasty_values_answer_without_server_errors(
             raise
 
     run()
+
+
+# --- Errors every operation can answer ------------------------------------------------------------
+# Generated cases send JSON with a token, so some answers never come up above: a body in another
+# content type (415), a body that is not JSON (400 `malformed`), a browser session without its CSRF
+# token (403 `csrf_failed`). Each operation is asked each of these once; whatever it answers must
+# be an error its schema documents (core.openapi.document_common_errors documents them all).
+UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def _concrete_path(operation: Any, world: World) -> str:
+    values = {
+        "conversation_id": world.pools["conversations"][1],  # my group
+        "message_id": world.pools["messages"][0],
+        "number": world.pools["numbers"][0],
+        "request_id": world.pools["requests"][0],
+        "topup_id": world.pools["topups"][0],
+        "red_packet_id": 1,
+        "provider_name": "sandbox",
+    }
+    return operation.path.format(**values)
+
+
+def test_cross_cutting_errors_are_documented(world: World, in_process_requests: None) -> None:
+    from django.test import Client
+
+    from accounts.models import User
+
+    token_client = Client(HTTP_AUTHORIZATION=f"Token {world.token}")
+    session_client = Client(enforce_csrf_checks=True)
+    session_client.force_login(User.objects.get(username="fuzzer"))
+    seen: dict[int, int] = {}
+    undocumented = []
+    for result in SCHEMA.get_all_operations():
+        operation = result.ok()
+        method, path = operation.method.upper(), _concrete_path(operation, world)
+        documented = {str(status) for status in operation.definition.raw["responses"]}
+        probes = []
+        if operation.body:
+            probes.append(("text/plain body", token_client, "text/plain", "hello"))
+            if any(body.media_type == "application/json" for body in operation.body):
+                probes.append(("malformed JSON", token_client, "application/json", '{"body": '))
+        if method in UNSAFE_METHODS:
+            probes.append(("session without CSRF", session_client, "application/json", "{}"))
+        for probe, client, content_type, data in probes:
+            with _rolled_back():
+                response = client.generic(method, path, data, content_type=content_type)
+            seen[response.status_code] = seen.get(response.status_code, 0) + 1
+            if str(response.status_code) not in documented:
+                undocumented.append(f"{method} {operation.path} ({probe}): {response.status_code}")
+    assert not undocumented, "\n".join(undocumented)
+    # the probes reached the errors they aim at
+    assert seen.get(415, 0) >= 10 and seen.get(403, 0) >= 10 and seen.get(400, 0) >= 10, seen
+
+
+def test_every_operation_documents_the_outage_answer() -> None:
+    # A database outage is 503 `service_unavailable` with Retry-After on any operation.
+    for result in SCHEMA.get_all_operations():
+        operation = result.ok()
+        outage = operation.definition.raw["responses"].get("503")
+        assert outage and "service_unavailable" in outage["description"], operation.label
+        assert "Retry-After" in outage["headers"], operation.label
