@@ -109,7 +109,7 @@ def server_command(kind: str, port: int, workers: int | None, tree: Path = ROOT)
     raise ValueError(kind)
 
 
-def wait_serving(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
+def wait_serving(url: str, process: subprocess.Popen, timeout: float = 180) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
