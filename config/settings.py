@@ -137,13 +137,19 @@ if env.str("PYTEST_XDIST_WORKER", default=""):
     REDIS_KEY_PREFIX = f"{REDIS_KEY_PREFIX}-{env.str('PYTEST_XDIST_WORKER')}"
 
 if REDIS_URL:
+    # The channel layer may be sharded over several Redis hosts (channels-redis hashes each channel
+    # and group name to one of them): docs/SCALING.md. Default: REDIS_URL alone.
+    CHANNEL_LAYER_REDIS_URLS = env.list("CHANNEL_LAYER_REDIS_URLS", default=[REDIS_URL])
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {
                 # socket_timeout above the layer's 5 s blocking read, and a pool larger than the
                 # default 100 (PITFALLS: channels-redis).
-                "hosts": [{"address": REDIS_URL, "socket_timeout": 30, "max_connections": 1000}],
+                "hosts": [
+                    {"address": url, "socket_timeout": 30, "max_connections": 1000}
+                    for url in CHANNEL_LAYER_REDIS_URLS
+                ],
                 "prefix": f"{REDIS_KEY_PREFIX}:ws",
             },
         }
