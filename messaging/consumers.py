@@ -28,8 +28,10 @@ Protocol rules kept here:
 import asyncio
 import json
 import logging
+import time
 from collections import deque
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -40,6 +42,7 @@ from channels.sessions import InstanceSessionWrapper
 from django_redis.exceptions import ConnectionInterrupted
 from redis.exceptions import RedisError
 
+from core import metrics
 from core.degraded import watch_socket
 from core.exceptions import SERVICE_UNAVAILABLE, ApplicationError, InvalidInput, RateLimited, is_outage
 from core.input_rules import is_storable_text, unstorable_path
@@ -62,6 +65,14 @@ CLOSE_TOO_BIG = 1009
 CLOSE_SERVER_ERROR = 1011
 
 _background_tasks: set[asyncio.Task] = set()
+
+
+def _seconds_since(created_at: Any) -> float:
+    """Seconds from a message's `created_at` (ISO 8601) to now, for the delivery-latency histogram."""
+    try:
+        return max(0.0, time.time() - datetime.fromisoformat(created_at).timestamp())
+    except (TypeError, ValueError):
+        return 0.0
 
 
 def in_thread(function: Callable) -> Callable:
@@ -149,6 +160,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     session_key: str | None = None
     joined_group = False
     counted_online = False
+    counted_open = False  # in the open-sockets gauge (core.metrics)
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -183,10 +195,15 @@ class ChatConsumer(AsyncWebsocketConsumer):
         frames = await in_thread(presence_events.presence_socket_opened)(user_id=self.user_id)
         self.counted_online = True
         await self.accept()
+        metrics.open_sockets.inc()
+        self.counted_open = True
         for frame in frames:
             await self.send_frame(frame)
 
     async def disconnect(self, code: int) -> None:
+        if self.counted_open:
+            self.counted_open = False
+            metrics.open_sockets.dec()
         worker = getattr(self, "frame_worker", None)
         if worker is not None:
             worker.cancel()
@@ -394,6 +411,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 return
             if message.get("client_id") in self.sending and message["sender"]["number"] == self.user_number:
                 return
+            metrics.messages_delivered.inc()
+            metrics.message_delivery_seconds.observe(_seconds_since(message.get("created_at")))
         if kind == "read" and event.get("user") == self.user_number:
             key = (event.get("conversation"), event.get("up_to"))
             if key in self.own_reads:

@@ -10,9 +10,10 @@ import websockets
 from django.test import Client
 
 from core.metrics import scrape_time_collector
+from messaging.conversations import conversation_direct_open
 from tests.coins.helpers import grant
 from tests.factories import make_friends
-from tests.messaging.processes import free_port, start_daphne, stop
+from tests.messaging.processes import expect, free_port, start_daphne, stop
 
 TOKEN = "metrics-secret-for-tests"
 
@@ -108,6 +109,8 @@ def test_two_processes_report_the_sum_of_both(tmp_path, alice, bob):
     from tests.conftest import token_for
 
     make_friends(alice, bob)
+    chat_id = conversation_direct_open(user=alice, number=bob.number)[0].pk
+    alice_token, bob_token = token_for(alice), token_for(bob)
     env = {"METRICS_TOKEN": TOKEN, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
     first, second = free_port(), free_port()
     servers = [start_daphne(first, **env), start_daphne(second, **env)]
@@ -118,8 +121,8 @@ def test_two_processes_report_the_sum_of_both(tmp_path, alice, bob):
             _get(second, "/healthz")
 
         async def chat() -> tuple[str, str]:
-            headers = {"Authorization": f"Token {token_for(alice)}"}
-            bob_headers = {"Authorization": f"Token {token_for(bob)}"}
+            headers = {"Authorization": f"Token {alice_token}"}
+            bob_headers = {"Authorization": f"Token {bob_token}"}
             async with (
                 websockets.connect(f"ws://127.0.0.1:{first}/ws/", additional_headers=headers) as a,
                 websockets.connect(f"ws://127.0.0.1:{second}/ws/", additional_headers=bob_headers) as b,
@@ -129,10 +132,21 @@ def test_two_processes_report_the_sum_of_both(tmp_path, alice, bob):
                     while json.loads(await ws.recv())["type"] != "pong":
                         pass
                 while_open = await asyncio.to_thread(_get, second, "/metrics", TOKEN)
-                return while_open, ""
+                await a.send(
+                    json.dumps(
+                        {"type": "message.send", "conversation": chat_id, "body": "hi", "client_id": "m1"}
+                    )
+                )
+                await expect(b, "message.new", timeout=20)
+                after_chat = await asyncio.to_thread(_get, first, "/metrics", TOKEN)
+                return while_open, after_chat
 
-        while_open, _ = asyncio.run(chat())
+        while_open, after_chat = asyncio.run(chat())
         assert value(while_open, "huddle_open_sockets") == 2  # one on each process
+        # Alice's message, stored by the first process, delivered by the second.
+        assert value(after_chat, "huddle_messages_sent_total", kind="text") == 1
+        assert value(after_chat, "huddle_messages_delivered_total") == 1
+        assert value(after_chat, "huddle_message_delivery_seconds_count") == 1
         # healthz counted in both processes (the healthz probes of start_daphne included).
         scraped = _get(first, "/metrics", TOKEN)
         assert value(scraped, "huddle_http_requests_total", route="healthz", status="200") >= 3 + 4 + 2

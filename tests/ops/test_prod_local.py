@@ -91,6 +91,7 @@ def prod_local(db, tmp_path):
         "REDIS_KEY_PREFIX": f"{settings.REDIS_KEY_PREFIX}-prodlocal",
         "RATE_LIMITS": json.dumps({"register": "1000/hour"}),
         "DATABASE_POOL_MAX_SIZE": "4",
+        "METRICS_TOKEN": "prod-local-metrics",
     }
     env.pop("PYTEST_XDIST_WORKER", None)
     env.pop("DJANGO_SETTINGS_MODULE", None)
@@ -174,9 +175,29 @@ def test_prod_local_serves_chat_across_both_processes_and_stops_on_ctrl_c(prod_l
     asyncio.run(scenario())
     history = _call(base, "GET", f"conversations/{chat['id']}/messages", token=ann["token"])
     assert [m["body"] for m in history["results"]] == ["hi", "over http"]
+    # /metrics through nginx sums both web processes: two messages stored, whoever stored them.
+    auth = {"Authorization": "Bearer prod-local-metrics"}
+    scrape = urllib.request.Request(f"{base}/metrics", headers=auth)  # noqa: S310 (loopback)
+    with urllib.request.urlopen(scrape, timeout=10) as response:  # noqa: S310 (loopback)
+        exposition = response.read().decode()
+    assert 'huddle_messages_sent_total{kind="text"} 2.0' in exposition
+
+    async def closed_with_1012() -> int:
+        async with websockets.connect(
+            f"ws://127.0.0.1:{web2}/ws/", additional_headers={"Authorization": f"Token {ann['token']}"}
+        ) as ws:
+            await ws.send(json.dumps({"type": "ping"}))
+            await _receive(ws, "pong")
+            os.killpg(prod_local["process"].pid, signal.SIGINT)  # Ctrl-C in the operator's terminal
+            with pytest.raises(websockets.ConnectionClosed):
+                while True:
+                    await asyncio.wait_for(ws.recv(), 20)
+            return ws.close_code
+
+    # A stopping server tells its sockets to reconnect elsewhere (1012 service restart).
+    assert asyncio.run(closed_with_1012()) == 1012
 
     process = prod_local["process"]
-    os.killpg(process.pid, signal.SIGINT)  # Ctrl-C in the operator's terminal
     process.wait(30)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
