@@ -46,6 +46,7 @@ from core import metrics
 from core.degraded import watch_socket
 from core.exceptions import SERVICE_UNAVAILABLE, ApplicationError, InvalidInput, RateLimited, is_outage
 from core.input_rules import is_storable_text, unstorable_path
+from core.observability import bind_request_id, request_id_from
 from core.routes import MAX_ID
 from messaging import presence_events, send_batch, socket_actions
 from messaging.errors import BodyTooLong, SenderGone
@@ -169,6 +170,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         self.user_id, self.user_number = user.pk, user.number
+        # Log lines of this socket (and tasks it dispatches) carry its request id: the handshake's
+        # X-Request-ID from a proxy, else a new one (core.observability).
+        headers = dict(self.scope.get("headers") or [])
+        given = headers.get(b"x-request-id", b"").decode("latin-1")
+        bind_request_id(request_id_from(given), user=self.user_id)
         # The credentials the socket lives by (huddle_close, and the re-check on ping): the device
         # token of a Token header, else the browser session.
         self.token_id = self.scope.get("device_token_id")
