@@ -12,13 +12,16 @@ from django.db.models import QuerySet
 from rest_framework import serializers
 from rest_framework.request import Request
 
+from core.input_rules import MAX_INT64
+
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 100
 
 
 class CursorParamsSerializer(serializers.Serializer):
-    before = serializers.IntegerField(required=False, min_value=0)
-    after = serializers.IntegerField(required=False, min_value=0)
+    # A query string is not JSON, so core.parsers' 64-bit rule does not reach it: bound it here.
+    before = serializers.IntegerField(required=False, min_value=0, max_value=MAX_INT64)
+    after = serializers.IntegerField(required=False, min_value=0, max_value=MAX_INT64)
     limit = serializers.IntegerField(required=False, min_value=1, max_value=MAX_LIMIT, default=DEFAULT_LIMIT)
 
     def validate(self, attrs: dict) -> dict:

@@ -8,6 +8,7 @@ those dicts for the schema. Members are rendered here, with the user serializer'
 from rest_framework import serializers
 
 from accounts.serializers import UserSerializer
+from core.input_rules import MAX_INT64
 from messaging.models import GROUP_MAX_MEMBERS, Conversation, Membership, Message
 
 
@@ -149,4 +150,4 @@ class EditInputSerializer(serializers.Serializer):
 
 class SearchParamsSerializer(serializers.Serializer):
     q = serializers.CharField(max_length=100)
-    conversation = serializers.IntegerField(required=False, min_value=1)
+    conversation = serializers.IntegerField(required=False, min_value=1, max_value=MAX_INT64)

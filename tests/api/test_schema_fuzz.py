@@ -14,6 +14,10 @@ onto those real objects half the time, so the fuzzer reaches past the 404s.
 Phases are schemathesis's examples, coverage (boundary and invalid values: huge integers, NUL,
 wrong types, missing fields, other content types) and fuzzing (positive and negative data), with a
 fixed seed and a bounded number of fuzzed examples per operation: the run is deterministic.
+Schemathesis checks every answer against the served schema (status code, content type, body), and
+each operation is also probed with what the generator never sends (another content type, broken
+JSON, a browser session without its CSRF token): every error an operation answers is documented.
+Stateful links are not used: ids are aimed at real objects instead (`_aim_at_real_objects`).
 """
 
 import hashlib
@@ -342,6 +346,8 @@ NASTY: list[Any] = [
     "a\x00b",
     {"\x00": "x"},
     "\ud800",  # a lone surrogate: valid as a JSON escape, not storable as text
+    "Ali\u202ece",  # a bidi override and a zero-width space (core.text_rules)
+    "\u200b",
     "x" * 5000,
     " ",
     2**63,
