@@ -65,10 +65,16 @@ def deliver(
 
 
 def record_receipt_dispatches(monkeypatch) -> list[int]:
-    """Replace send_receipt.delay with a recorder: these tests check that the receipt is
-    dispatched (after commit), not the task itself, and must not enqueue on a shared broker."""
+    """Replace send_receipt's dispatch (`apply_async`, and `delay` which calls it) with a recorder:
+    these tests check that the receipt is dispatched (after commit), not the task itself, and must
+    not enqueue on a shared broker."""
     from coins.tasks import send_receipt
 
     dispatched: list[int] = []
-    monkeypatch.setattr(send_receipt, "delay", dispatched.append)
+
+    def record(args: tuple = (), kwargs: dict | None = None, **options: object) -> None:
+        dispatched.append(args[0])
+
+    monkeypatch.setattr(send_receipt, "apply_async", record)
+    monkeypatch.setattr(send_receipt, "delay", lambda *args: record(args))
     return dispatched

@@ -91,6 +91,7 @@ def test_production_settings_pass_the_deploy_check():
         ["check", "--deploy", "--fail-level", "WARNING"],
         {
             "DEBUG": "0",
+            "PAYMENTS_SANDBOX": "off",  # the test settings turn it on; production leaves it off
             "SECRET_KEY": "k" * 20 + "Zq8!x-Vd93@lPw0#sRt6^uYb1&nMc5*eHf7" + "j" * 10,
             "ALLOWED_HOSTS": "huddle.example",
         },
