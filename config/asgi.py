@@ -8,7 +8,7 @@ import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-from core.asgi import get_threaded_asgi_application  # noqa: E402
+from core.asgi import get_threaded_asgi_application
 
 # HTTP: Django's handler with the middleware stack and the view in one thread per request
 # (core.asgi explains why; HUDDLE_ASGI_HANDLER=django gives Django's own, for comparison).
@@ -19,11 +19,11 @@ if os.environ.get("HUDDLE_ASGI_HANDLER") == "django":
 else:
     django_asgi_app = get_threaded_asgi_application()
 
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter
 
-from accounts.socket_auth import SocketAuthMiddlewareStack  # noqa: E402
-from core.origin import BrowserOriginValidator  # noqa: E402
-from messaging.routing import websocket_urlpatterns  # noqa: E402
+from accounts.socket_auth import SocketAuthMiddlewareStack
+from core.origin import BrowserOriginValidator
+from messaging.routing import websocket_urlpatterns
 
 application = ProtocolTypeRouter(
     {
