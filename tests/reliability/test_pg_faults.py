@@ -211,8 +211,12 @@ def test_a_red_packet_claim_whose_backend_is_killed_writes_nothing_and_its_retry
 
     # when: the claimer tries again, twice
     first, again = server.call("POST", path, token=token), server.call("POST", path, token=token)
+    # then: the first retry claims the last share; the second finds it claimed already (a claimer's
+    # own share is checked before the packet's state: services.red_packet_claim's documented order)
     assert first[0] == 200 and first[1]["amount"] == 20, first[1]
-    assert again[0] == 410 and again[1]["code"] == "exhausted", again[1]
+    assert again[0] == 409 and again[1]["code"] == "already_claimed", again[1]
+    packet.refresh_from_db()
+    assert (packet.status, packet.remaining_count) == ("exhausted", 0)
     assert RedPacketShare.objects.filter(claimed_by=claimer).count() == 1
     assert Transaction.objects.filter(kind="red_packet_claim").count() == 2
     assert wallet_balance(claimer) == 20
