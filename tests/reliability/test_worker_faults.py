@@ -57,6 +57,13 @@ from pathlib import Path
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 import django
 django.setup()
+from config.celery import app
+# kombu scans for unacked messages past the visibility timeout only every interval x throttle
+# seconds (10 x 10 by default): sweep every second, so a killed worker's task comes back when its
+# visibility timeout is up, not up to 100 s later.
+app.conf.broker_transport_options = {
+    **app.conf.broker_transport_options, "unacked_restore_interval": 1, "unacked_restore_throttle": 1
+}
 if os.environ.get("HANG_AT"):
     module_name, name, nth = os.environ["HANG_AT"].split(":")
     module = importlib.import_module(module_name)
