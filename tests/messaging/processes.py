@@ -7,9 +7,11 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
+from collections import deque
 from pathlib import Path
 from urllib.parse import quote
 
@@ -38,11 +40,38 @@ def test_database_url() -> str:
 test_database_url.__test__ = False  # a helper, not a test
 
 
+OUTPUT_TAIL_LINES = 200
+
+
+def _drain_output(process: subprocess.Popen) -> None:
+    """Read the server's output as it comes, keeping its last lines (`process.output_tail`).
+    Unread, the pipe fills (64 KiB: access and JSON log lines of one module's tests) and the server
+    blocks on its next log line, with a handler's lock held: then it answers nothing more."""
+    tail: deque[str] = deque(maxlen=OUTPUT_TAIL_LINES)
+    process.output_tail = tail  # type: ignore[attr-defined]
+
+    def read() -> None:
+        for line in process.stdout:  # type: ignore[union-attr]
+            tail.append(line)
+
+    reader = threading.Thread(target=read, name=f"output of pid {process.pid}", daemon=True)
+    reader.start()
+    process.output_reader = reader  # type: ignore[attr-defined]
+
+
+def output_of(process: subprocess.Popen) -> str:
+    """The last lines the server wrote (up to OUTPUT_TAIL_LINES; complete once it has exited)."""
+    reader = getattr(process, "output_reader", None)
+    if reader is not None and process.poll() is not None:
+        reader.join(5)
+    return "".join(getattr(process, "output_tail", ()))
+
+
 def _wait_until_serving(port: int, process: subprocess.Popen) -> None:
     deadline = time.monotonic() + 90  # a loaded machine (CI, parallel runs) starts Django slowly
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"daphne exited: {process.stdout.read() if process.stdout else ''}")
+            raise RuntimeError(f"daphne exited: {output_of(process)}")
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as response:
                 if response.status == 200:
@@ -76,6 +105,7 @@ def start_daphne(port: int, **env_overrides: str) -> subprocess.Popen:
         stderr=subprocess.STDOUT,
         text=True,
     )
+    _drain_output(process)
     try:
         _wait_until_serving(port, process)
     except BaseException:
