@@ -10,6 +10,10 @@ from accounts.models import User
 from config.asgi import application
 from tests.conftest import token_for
 
+# Channels' default of 1 s for a connect or a disconnect to finish is short on a loaded machine
+# (both go to Redis and to the database): a timeout there fails a test that proves nothing about time.
+HANDSHAKE_TIMEOUT = 10
+
 
 class Socket:
     """A WebsocketCommunicator with a Token header, and frame helpers."""
@@ -49,7 +53,7 @@ class Socket:
         assert output == {"type": "websocket.close", "code": code}, output
 
     async def close(self) -> None:
-        await self.communicator.disconnect()
+        await self.communicator.disconnect(timeout=HANDSHAKE_TIMEOUT)
 
 
 async def open_socket(user: User | None, *, token: str | None = None, headers: list | None = None) -> Socket:
@@ -59,6 +63,6 @@ async def open_socket(user: User | None, *, token: str | None = None, headers: l
     if token is not None:
         headers.append((b"authorization", f"Token {token}".encode()))
     communicator = WebsocketCommunicator(application, "/ws/", headers=headers)
-    connected, _ = await communicator.connect()
+    connected, _ = await communicator.connect(timeout=HANDSHAKE_TIMEOUT)
     assert connected
     return Socket(communicator)
