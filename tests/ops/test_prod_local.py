@@ -53,7 +53,7 @@ def _wait_healthy(url: str, process: subprocess.Popen, timeout: float = 90) -> N
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise AssertionError(f"bin/prod-local exited early:\n{process.stdout.read()}")
+            raise AssertionError(f"bin/prod-local exited early:\n{_output(process)}")
         try:
             with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:  # noqa: S310
                 if response.status == 200:
@@ -62,6 +62,10 @@ def _wait_healthy(url: str, process: subprocess.Popen, timeout: float = 90) -> N
             pass
         time.sleep(0.3)
     raise AssertionError(f"{url}/healthz never answered 200")
+
+
+def _output(process: subprocess.Popen) -> str:
+    return process.log_path.read_text()[-20_000:]
 
 
 def _port_closed(port: int) -> bool:
@@ -99,11 +103,14 @@ def prod_local(db, tmp_path):
         [str(ROOT / "bin" / "prod-local")],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.PIPE,
+        # A file, not a pipe: nobody reads a pipe while the test runs, and a full one (64 KiB of
+        # logs) would freeze the processes writing to it.
+        stdout=(tmp_path / "prod-local.log").open("w"),
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
     )
+    process.log_path = tmp_path / "prod-local.log"
     try:
         base = f"http://127.0.0.1:{port}"
         _wait_healthy(base, process)
