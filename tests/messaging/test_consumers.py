@@ -464,7 +464,7 @@ async def test_offline_is_announced_after_the_grace_period(connect, alice, bob, 
     bob_socket = await connect(bob)
     await alice_socket.expect("presence", skip=())
     await bob_socket.close()
-    frame = await alice_socket.expect("presence", timeout=3, skip=())
+    frame = await alice_socket.expect("presence", timeout=10, skip=())
     assert frame == {"type": "presence", "user": bob.number, "presence": "offline"}
 
 
