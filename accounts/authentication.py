@@ -8,11 +8,12 @@ import hashlib
 import secrets
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.db import DEFAULT_DB_ALIAS
 from rest_framework import exceptions
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.request import Request
 
-from accounts.models import DeviceToken
+from accounts.models import DeviceToken, User
 from core.exceptions import CsrfFailed
 
 
@@ -24,12 +25,27 @@ def new_token_key() -> str:
     return secrets.token_hex(20)
 
 
+# One raw query per request: the same rows `DeviceToken.objects.select_related("user")` reads, but
+# the ORM compiled that query on every API request (a sixth of a coin transfer's CPU,
+# docs/PERFORMANCE.md). The token comes back with its id, digest and user; its other fields load if
+# read (DeviceToken.from_db defers them).
+_USER_BY_DIGEST_SQL = (
+    "SELECT u.*, t.id AS huddle_token_id FROM accounts_user u "
+    "JOIN accounts_devicetoken t ON t.user_id = u.id WHERE t.digest = %s"
+)
+
+
 def user_for_token(key: str) -> tuple[AbstractBaseUser, DeviceToken] | None:
     """The active user and device token behind `key`, or None."""
-    token = DeviceToken.objects.select_related("user").filter(digest=token_digest(key)).first()
-    if token is None or not token.user.is_active:
+    digest = token_digest(key)
+    user = next(iter(User.objects.raw(_USER_BY_DIGEST_SQL, [digest])), None)
+    if user is None or not user.is_active:
         return None
-    return token.user, token
+    token = DeviceToken.from_db(
+        DEFAULT_DB_ALIAS, ["id", "digest", "user_id"], [user.huddle_token_id, digest, user.pk]
+    )
+    DeviceToken.user.field.set_cached_value(token, user)
+    return user, token
 
 
 class DeviceTokenAuthentication(TokenAuthentication):
