@@ -636,7 +636,7 @@ def measure_service(url: str, seeded: dict, seconds: float, explain: bool) -> tu
 
     from accounts.models import User
     from messaging import selectors
-    from messaging.rendering import messages_payload
+    from messaging.rendering import message_rows_payload
 
     users = {u.pk: u for u in User.objects.filter(pk__in=[p["user_id"] for p in seeded["people"]])}
     people = [(users[p["user_id"]], p) for p in seeded["people"]]
@@ -644,17 +644,17 @@ def measure_service(url: str, seeded: dict, seconds: float, explain: bool) -> tu
 
     def conversation_list() -> None:
         user, _ = rng.choice(people)
-        [selectors.conversation_payload(v) for v in selectors.conversation_list_for_user(user)]
+        selectors.conversation_list_json(user)
 
     def history(deep: bool) -> None:
         user, _ = rng.choice(people)
         target = rng.choice(seeded["history"])
-        queryset = selectors.message_history(user=user, conversation_id=target["conversation"])
+        queryset = selectors.message_history_rows(user=user, conversation_id=target["conversation"])
         if deep:
             queryset = queryset.filter(id__lt=rng.choice(target["deep_cursors"]))
         rows = list(queryset.order_by("-id")[:51])[:50]
         rows.reverse()
-        messages_payload(rows)
+        message_rows_payload(rows)
 
     calls = {
         "conversation list": conversation_list,
@@ -764,6 +764,7 @@ def main() -> None:
     )
     parser.add_argument("--workers", type=int, help="server processes (default: bin/serve's choice)")
     parser.add_argument("--seed", type=int, default=12)
+    parser.add_argument("--port", type=int, help="serve on this port (default: a free one)")
     parser.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE of the list's query")
     parser.add_argument("--keep-database", action="store_true", help="leave <name>_reads for a --reuse run")
     parser.add_argument("--reuse", action="store_true", help="measure an existing <name>_reads (no seeding)")
@@ -778,6 +779,8 @@ def main() -> None:
             min(args.service_seconds, 2),
         )
     concurrencies = [int(c) for c in args.concurrency.split(",")]
+    if args.port:
+        http_transfers.free_port = lambda: args.port
     workloads = [w.strip() for w in args.workloads.split(",") if w.strip()]
     if unknown := [w for w in workloads if w not in WORKLOADS]:
         parser.error(f"unknown workload(s) {unknown}: choose from {', '.join(WORKLOADS)}")

@@ -11,14 +11,16 @@ last message all apply it; so do edits, recalls and their events (messaging.serv
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import connection
 from django.db.models import Case, Count, Exists, F, IntegerField, OuterRef, QuerySet, Subquery, Value, When
 from django.db.models.functions import Coalesce, Greatest
+from rest_framework.renderers import JSONRenderer
 
 from accounts.models import User
 from accounts.selectors import user_render_context
 from messaging.errors import ConversationNotFound
 from messaging.models import Conversation, Membership, Message
-from messaging.rendering import iso, message_payload
+from messaging.rendering import MESSAGE_ROW, iso, message_payload, message_row_payload
 
 
 def membership_get(*, user: User, conversation_id: int) -> Membership:
@@ -172,31 +174,210 @@ def conversation_view(*, user: User, conversation_id: int) -> ConversationView:
     return _conversation_views(user, [membership])[0]
 
 
-def conversation_payload(view: ConversationView) -> dict[str, Any]:
-    conversation = view.membership.conversation
-    peer_last_read_id = None
-    if conversation.kind == Conversation.Kind.DIRECT:
-        title = view.other_user.display_name if view.other_user else ""
-        peer = view.other_user.number if view.other_user else None
-        # As the socket's `read` events: only from someone whose read receipts are on.
-        if view.other_user is not None and view.other_user.read_receipts:
-            peer_last_read_id = view.peer_last_read_id
-    else:
-        title, peer = conversation.title, None
+def _conversation_row_payload(
+    conversation: tuple, membership: tuple, unread_count: int, last_message: dict | None, peer: tuple | None
+) -> dict[str, Any]:
+    """The conversation object, the one place its shape and rules are built.
+
+    conversation: (id, kind, title, members_count, created_at); membership: the caller's (role,
+    muted, last_read_id); last_message: its payload, or None when there is none or it was said
+    before the caller joined; peer: a direct conversation's other person (number, display_name,
+    read_receipts, last_read_id), or None."""
+    conversation_id, kind, title, members_count, created_at = conversation
+    role, muted, last_read_id = membership
+    peer_number = peer_last_read_id = None
+    if kind == Conversation.Kind.DIRECT:
+        title = ""
+        if peer is not None:
+            peer_number, title, read_receipts, their_last_read_id = peer
+            # As the socket's `read` events: only from someone whose read receipts are on.
+            if read_receipts:
+                peer_last_read_id = their_last_read_id
     return {
-        "id": conversation.pk,
-        "kind": conversation.kind,
+        "id": conversation_id,
+        "kind": kind,
         "title": title,
-        "members_count": conversation.members_count,
-        "unread_count": view.unread_count,
-        "last_message": message_payload(view.last_message) if view.last_message else None,
-        "my_role": view.membership.role,
-        "muted": view.membership.muted,
-        "last_read_id": view.membership.last_read_id,
-        "peer": peer,
+        "members_count": members_count,
+        "unread_count": unread_count,
+        "last_message": last_message,
+        "my_role": role,
+        "muted": muted,
+        "last_read_id": last_read_id,
+        "peer": peer_number,
         "peer_last_read_id": peer_last_read_id,
-        "created_at": iso(conversation.created_at),
+        "created_at": iso(created_at),
     }
+
+
+def conversation_payload(view: ConversationView) -> dict[str, Any]:
+    membership, conversation, other = view.membership, view.membership.conversation, view.other_user
+    return _conversation_row_payload(
+        (
+            conversation.pk,
+            conversation.kind,
+            conversation.title,
+            conversation.members_count,
+            conversation.created_at,
+        ),
+        (membership.role, membership.muted, membership.last_read_id),
+        view.unread_count,
+        message_payload(view.last_message) if view.last_message else None,
+        None
+        if other is None
+        else (other.number, other.display_name, other.read_receipts, view.peer_last_read_id),
+    )
+
+
+# The caller's membership and its conversation, for conversation_list_payload.
+_LIST_ROW = (
+    "conversation_id",
+    "conversation__kind",
+    "conversation__title",
+    "conversation__members_count",
+    "conversation__created_at",
+    "role",
+    "muted",
+    "last_read_id",
+    "conversation__last_message_id",
+    "history_from_id",
+    "unread_count",
+)
+
+
+def conversation_list_payload(user: User) -> list[dict[str, Any]]:
+    """`GET conversations`: the user's conversation objects, most recent activity first.
+
+    The same three queries and the same rules as conversation_list_for_user + conversation_payload
+    (tests/messaging/test_reads_parity.py), read as tuples: with 200 conversations, building the
+    model instances (about 1,100 of them) was most of the list's cost (docs/PERFORMANCE.md, Reads)."""
+    rows = list(
+        Membership.objects.filter(user_id=user.pk)
+        .annotate(unread_count=_unread_count_subquery(user))
+        .order_by("-conversation__last_activity", "-conversation_id")
+        .values_list(*_LIST_ROW)
+    )
+    # A conversation's last message said before the member joined is not theirs to see.
+    last_ids = [row[8] for row in rows if row[8] > row[9]]
+    last_messages = {
+        row[0]: message_row_payload(row)
+        for row in Message.objects.filter(pk__in=last_ids).values_list(*MESSAGE_ROW)
+    }
+    direct_ids = [row[0] for row in rows if row[1] == Conversation.Kind.DIRECT]
+    peers = {
+        row[0]: row[1:]
+        for row in Membership.objects.filter(conversation_id__in=direct_ids)
+        .exclude(user_id=user.pk)
+        .values_list(
+            "conversation_id", "user__number", "user__display_name", "user__read_receipts", "last_read_id"
+        )
+    }
+    return [
+        _conversation_row_payload(
+            row[0:5],
+            row[5:8],
+            row[10],
+            last_messages.get(row[8]) if row[8] > row[9] else None,
+            peers.get(row[0]),
+        )
+        for row in rows
+    ]
+
+
+# --- The list as JSON built by PostgreSQL ----------------------------------------------------------
+# The same objects as _conversation_row_payload and messaging.rendering.message_row_payload, built
+# by the database in the list's one statement, so Python passes the bytes through (with 200
+# conversations, Python's rendering and JSON encoding were most of what was left of the list's
+# time; docs/PERFORMANCE.md, Reads). tests/messaging/test_reads_parity.py proves both renderings
+# give the same JSON for the same data.
+
+
+def _sql_iso(column: str) -> str:
+    """messaging.rendering.iso in SQL: UTC, microseconds only when not zero, "Z"."""
+    return (
+        f"replace(to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US'), '.000000', '') || 'Z'"
+    )
+
+
+def _sql_style_value(key: str) -> str:
+    """`style.get(key) or None` in SQL: a falsy JSON value (null, false, 0, "", [], {}) is null."""
+    value = f"lm.sender_style -> '{key}'"
+    return (
+        f"CASE WHEN coalesce({value}, 'null') IN ('null', 'false', '0', '\"\"', '[]', '{{}}') "
+        f"THEN NULL ELSE {value} END"
+    )
+
+
+_SQL_MESSAGE = f"""json_build_object(
+    'id', lm.id, 'conversation', lm.conversation_id, 'seq', lm.seq,
+    'sender', CASE WHEN su.id IS NULL THEN NULL
+                   ELSE json_build_object('number', su.number, 'display_name', su.display_name) END,
+    'kind', lm.kind, 'body', lm.body, 'client_id', lm.client_id,
+    'created_at', {_sql_iso("lm.created_at")},
+    'edited_at', CASE WHEN lm.edited_at IS NULL THEN NULL ELSE {_sql_iso("lm.edited_at")} END,
+    'recalled', lm.recalled, 'data', lm.data,
+    'sender_style', json_build_object(
+        'bubble', {_sql_style_value("bubble")}, 'name_color', {_sql_style_value("name_color")},
+        'vip', coalesce(lm.sender_style -> 'vip' = 'true'::jsonb, false)))"""
+
+# _unread_count_subquery's rule, for the statement below (the same three index probes; CASE
+# evaluates none of them for a conversation read to its end).
+_SQL_UNREAD = """CASE WHEN c.last_message_id > greatest(m.last_read_id, m.history_from_id) THEN
+    c.last_seq
+    - coalesce((SELECT s.seq FROM messaging_message s
+                 WHERE s.conversation_id = m.conversation_id
+                   AND s.id <= greatest(m.last_read_id, m.history_from_id)
+                 ORDER BY s.id DESC LIMIT 1), 0)
+    - (SELECT count(*) FROM messaging_message o
+        WHERE o.sender_id = m.user_id AND o.conversation_id = m.conversation_id
+          AND o.id > greatest(m.last_read_id, m.history_from_id))
+    - (SELECT count(*) FROM messaging_message r
+        WHERE r.recalled AND r.conversation_id = m.conversation_id
+          AND r.id > greatest(m.last_read_id, m.history_from_id)
+          AND (r.sender_id <> m.user_id OR r.sender_id IS NULL))
+    ELSE 0 END"""
+
+# The direct peer is a lateral subquery kept apart (OFFSET 0) so that its `c.kind = 'direct'`
+# gates it: a group's members are not visited (joined plainly, every member of every group was
+# read and thrown away, 4,700 rows for the busiest person's list).
+_SQL_LIST = f"""
+SELECT coalesce(json_agg(json_build_object(
+    'id', c.id,
+    'kind', c.kind,
+    'title', CASE WHEN c.kind = 'direct' THEN coalesce(p.display_name, '') ELSE c.title END,
+    'members_count', c.members_count,
+    'unread_count', {_SQL_UNREAD},
+    'last_message', CASE WHEN lm.id IS NULL THEN NULL ELSE {_SQL_MESSAGE} END,
+    'my_role', m.role,
+    'muted', m.muted,
+    'last_read_id', m.last_read_id,
+    'peer', p.number,
+    'peer_last_read_id', CASE WHEN p.read_receipts THEN p.last_read_id END,
+    'created_at', {_sql_iso("c.created_at")}
+) ORDER BY c.last_activity DESC, c.id DESC), '[]')::text
+  FROM messaging_membership m
+  JOIN messaging_conversation c ON c.id = m.conversation_id
+  LEFT JOIN LATERAL (
+        SELECT pu.number, pu.display_name, pu.read_receipts, pm.last_read_id
+          FROM messaging_membership pm JOIN accounts_user pu ON pu.id = pm.user_id
+         WHERE c.kind = 'direct' AND pm.conversation_id = c.id AND pm.user_id <> m.user_id
+        OFFSET 0) p ON true
+  LEFT JOIN messaging_message lm ON c.last_message_id > m.history_from_id AND lm.id = c.last_message_id
+  LEFT JOIN accounts_user su ON su.id = lm.sender_id
+ WHERE m.user_id = %s
+"""  # noqa: S608 - built from constants only; the user id is a bound parameter
+
+
+def conversation_list_json(user: User) -> str:
+    """`GET conversations` as the JSON text of conversation_list_payload.
+
+    On PostgreSQL one statement builds it (memberships, unread counts, conversations, last
+    messages with their senders, direct peers), rendered by json_build_object. Elsewhere (SQLite)
+    conversation_list_payload, encoded as the API's renderer does."""
+    if connection.vendor != "postgresql":
+        return JSONRenderer().render(conversation_list_payload(user)).decode()
+    with connection.cursor() as cursor:
+        cursor.execute(_SQL_LIST, [user.pk])
+        return cursor.fetchone()[0]
 
 
 def conversation_members(*, user: User, conversation_id: int) -> tuple[list[Membership], dict]:
@@ -213,6 +394,21 @@ def message_history(*, user: User, conversation_id: int) -> QuerySet[Message]:
     membership = membership_get(user=user, conversation_id=conversation_id)
     return _for_rendering(
         Message.objects.filter(conversation_id=conversation_id, id__gt=membership.history_from_id)
+    )
+
+
+def message_history_rows(*, user: User, conversation_id: int) -> QuerySet:
+    """message_history as MESSAGE_ROW tuples (messaging.rendering.message_rows_payload renders
+    them), for history pages: no model instances, one membership probe."""
+    history_from_id = (
+        Membership.objects.filter(user_id=user.pk, conversation_id=conversation_id)
+        .values_list("history_from_id", flat=True)
+        .first()
+    )
+    if history_from_id is None:
+        raise ConversationNotFound()
+    return Message.objects.filter(conversation_id=conversation_id, id__gt=history_from_id).values_list(
+        *MESSAGE_ROW
     )
 
 
