@@ -380,6 +380,62 @@ def conversation_list_json(user: User) -> str:
         return cursor.fetchone()[0]
 
 
+# A history page (core.pagination's rules: `before` or no cursor, the `limit` messages just below
+# it; `after`, the `limit` just above; either way ascending, and whether there are more) with the
+# member's history start, in one statement; the messages rendered as _SQL_MESSAGE.
+_SQL_HISTORY_PAGE = f"""
+WITH member AS (
+    SELECT history_from_id FROM messaging_membership
+     WHERE user_id = %(user)s AND conversation_id = %(conversation)s
+), picked AS (
+    SELECT m.*, row_number() OVER (ORDER BY m.id {{direction}}) AS n
+      FROM (SELECT lm.* FROM messaging_message lm, member
+             WHERE lm.conversation_id = %(conversation)s AND lm.id > member.history_from_id
+               AND lm.id < %(before)s AND lm.id > %(after)s
+             ORDER BY lm.id {{direction}} LIMIT %(limit)s + 1) m
+)
+SELECT (SELECT count(*) FROM member),
+       json_build_object(
+           'results', coalesce(json_agg({_SQL_MESSAGE} ORDER BY lm.id)
+                                   FILTER (WHERE lm.n <= %(limit)s), '[]'),
+           'has_more', count(*) > %(limit)s)::text
+  FROM picked lm LEFT JOIN accounts_user su ON su.id = lm.sender_id
+"""  # noqa: S608 - built from constants only; every value is a bound parameter
+_SQL_HISTORY_PAGE_BACKWARD = _SQL_HISTORY_PAGE.replace("{direction}", "DESC")
+_SQL_HISTORY_PAGE_FORWARD = _SQL_HISTORY_PAGE.replace("{direction}", "ASC")
+_MAX_ID = 2**63 - 1
+
+
+def history_page_in_database() -> bool:
+    """Whether message_history_page_json serves history pages here (PostgreSQL); elsewhere
+    message_history_rows with core.pagination does."""
+    return connection.vendor == "postgresql"
+
+
+def message_history_page_json(
+    *, user: User, conversation_id: int, limit: int, before: int | None = None, after: int | None = None
+) -> str:
+    """A history page `{"results": [...], "has_more": bool}` as JSON text, built by PostgreSQL in
+    one statement (a page of 50 built as model instances and rendered in Python cost most of its
+    request; docs/PERFORMANCE.md, Reads). The same page as message_history_rows paginated by
+    core.pagination and rendered by message_rows_payload (tests/messaging/test_reads_parity.py).
+    ConversationNotFound for a non-member."""
+    sql = _SQL_HISTORY_PAGE_FORWARD if after is not None else _SQL_HISTORY_PAGE_BACKWARD
+    params = {
+        "user": user.pk,
+        "conversation": conversation_id,
+        "limit": limit,
+        "before": _MAX_ID if before is None else before,
+        "after": -1 if after is None else after,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        found, page = cursor.fetchone()
+    if not found:
+        raise ConversationNotFound()
+    return page
+
+
 def conversation_members(*, user: User, conversation_id: int) -> tuple[list[Membership], dict]:
     """(memberships by role then joining order, the user serializer's context)."""
     membership_get(user=user, conversation_id=conversation_id)

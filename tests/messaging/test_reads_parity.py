@@ -168,3 +168,62 @@ def test_history_pages_are_the_same_from_rows_and_from_models(world, cursor):
             _same(
                 message_rows_payload(list(rows.order_by("id"))), messages_payload(list(models.order_by("id")))
             )
+
+
+def _page_by_models(user: User, conversation_id: int, params: dict) -> dict:
+    """The page as the API built it before (core.pagination's rules over model instances)."""
+    messages = selectors.message_history(user=user, conversation_id=conversation_id)
+    limit = params.get("limit", 50)
+    if "after" in params:
+        rows = list(messages.filter(id__gt=params["after"]).order_by("id")[: limit + 1])
+        has_more, rows = len(rows) > limit, rows[:limit]
+    else:
+        if "before" in params:
+            messages = messages.filter(id__lt=params["before"])
+        rows = list(messages.order_by("-id")[: limit + 1])
+        has_more, rows = len(rows) > limit, rows[:limit]
+        rows.reverse()
+    return {"results": messages_payload(rows), "has_more": has_more}
+
+
+@pytest.mark.postgres
+def test_history_pages_built_by_the_database_are_the_same(world, send):
+    alice, bob = world["people"][:2]
+    with_bob = next(
+        c for c in world["conversations"] if c.direct_key and str(bob.pk) in c.direct_key.split(":")
+    )
+    for n in range(7):
+        send(alice if n % 2 else bob, with_bob, f"more {n}")
+    for user in world["people"]:
+        for conversation in world["conversations"]:
+            try:
+                ids = list(
+                    selectors.message_history(user=user, conversation_id=conversation.pk)
+                    .order_by("id")
+                    .values_list("id", flat=True)
+                )
+            except ConversationNotFound:
+                with pytest.raises(ConversationNotFound):
+                    selectors.message_history_page_json(user=user, conversation_id=conversation.pk, limit=50)
+                continue
+            cursors = [{}, {"limit": 1}, {"limit": 3}, {"before": 1}, {"after": 0, "limit": 2}]
+            for index in {0, len(ids) // 2, len(ids) - 1} if ids else ():
+                cursors += [{"before": ids[index], "limit": 2}, {"after": ids[index], "limit": 2}]
+            for params in cursors:
+                page = json.loads(
+                    selectors.message_history_page_json(
+                        user=user, conversation_id=conversation.pk, **{"limit": 50, **params}
+                    )
+                )
+                _same(page, _page_by_models(user, conversation.pk, params))
+
+
+def test_history_over_http(alice, bob, direct, send, client_for):
+    sent = [send(bob, direct, f"m{n}") for n in range(3)]
+    client = client_for(alice)
+    response = client.get(f"/api/v1/conversations/{direct.pk}/messages?limit=2")
+    assert response.status_code == 200 and response["Content-Type"] == "application/json"
+    _same(response.json(), _page_by_models(alice, direct.pk, {"limit": 2}))
+    assert [m["id"] for m in response.json()["results"]] == [sent[1].pk, sent[2].pk]
+    response = client.get(f"/api/v1/conversations/{direct.pk}/messages?after={sent[0].pk}")
+    _same(response.json(), _page_by_models(alice, direct.pk, {"after": sent[0].pk}))
