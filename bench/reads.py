@@ -32,7 +32,7 @@ request as one of the busy people:
 - `history deep page`: the same with ?before=<a random message of that conversation>.
 Reports requests/s and p50/p95/p99 latency per workload and concurrency, and the same three reads
 called in-process through the selectors (no HTTP, one at a time), so the HTTP part is visible
-separately. --explain prints EXPLAIN ANALYZE of the list's queries for the busiest person.
+separately. --explain prints EXPLAIN (ANALYZE, BUFFERS) of the list's statement for the busiest person.
 """
 
 import argparse
@@ -636,7 +636,6 @@ def measure_service(url: str, seeded: dict, seconds: float, explain: bool) -> tu
 
     from accounts.models import User
     from messaging import selectors
-    from messaging.rendering import message_rows_payload
 
     users = {u.pk: u for u in User.objects.filter(pk__in=[p["user_id"] for p in seeded["people"]])}
     people = [(users[p["user_id"]], p) for p in seeded["people"]]
@@ -649,12 +648,11 @@ def measure_service(url: str, seeded: dict, seconds: float, explain: bool) -> tu
     def history(deep: bool) -> None:
         user, _ = rng.choice(people)
         target = rng.choice(seeded["history"])
-        queryset = selectors.message_history_rows(user=user, conversation_id=target["conversation"])
-        if deep:
-            queryset = queryset.filter(id__lt=rng.choice(target["deep_cursors"]))
-        rows = list(queryset.order_by("-id")[:51])[:50]
-        rows.reverse()
-        message_rows_payload(rows)
+        before = rng.choice(target["deep_cursors"]) if deep else None
+        # As the API: the page's JSON from PostgreSQL in one statement.
+        selectors.message_history_page_json(
+            user=user, conversation_id=target["conversation"], limit=50, before=before
+        )
 
     calls = {
         "conversation list": conversation_list,
@@ -675,13 +673,9 @@ def measure_service(url: str, seeded: dict, seconds: float, explain: bool) -> tu
     plans = ""
     if explain:
         busiest = max(people, key=lambda p: p[1]["conversations"])[0]
-        queryset = (
-            selectors.Membership.objects.filter(user_id=busiest.pk)
-            .select_related("conversation")
-            .annotate(unread_count=selectors._unread_count_subquery(busiest))
-            .order_by("-conversation__last_activity", "-conversation_id")
-        )
-        plans = "conversation list, memberships with unread counts:\n" + queryset.explain(analyze=True)
+        with connection.cursor() as cursor:
+            cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + selectors._SQL_LIST, [busiest.pk])
+            plans = "conversation list, its one statement:\n" + "\n".join(row[0] for row in cursor.fetchall())
     connection.close()
     return rows, plans
 
