@@ -26,6 +26,7 @@ packet escrow) are split into shards, `purpose#0` … `purpose#N-1`, and each po
 random, so purchases do not queue behind one row lock. A purpose's balance is its shards' sum.
 """
 
+import functools
 import json
 import random
 from collections.abc import Sequence
@@ -50,7 +51,7 @@ from coins.lock_objects import accounts_for_update, accounts_save_state
 from coins.models import Account, Entry, Side, Transaction
 from core import metrics
 from core.exceptions import IdempotencyKeyReused
-from messaging.realtime import send_event_on_commit
+from messaging import realtime
 
 # Purposes of system accounts and their normal side (debit-normal: assets and expenses).
 SYSTEM_PURPOSES: dict[str, str] = {
@@ -172,11 +173,21 @@ def ledger_post(
         now=timezone.now(),
     )
     if not txn.replayed:
-        transaction.on_commit(metrics.ledger_transactions.labels(kind).inc)
         wallets = {e.account_id: (user_id, e.balance_after) for e, user_id in txn.posted_wallets if user_id}
-        for _, (user_id, balance) in sorted(wallets.items()):
-            send_event_on_commit([user_id], {"type": "coins.balance", "balance": balance})
+        events = [
+            ([user_id], {"type": "coins.balance", "balance": balance})
+            for _, (user_id, balance) in sorted(wallets.items())
+        ]
+        transaction.on_commit(functools.partial(_after_commit, kind, events))
     return txn
+
+
+def _after_commit(kind: str, events: list[tuple[list[int], dict[str, Any]]]) -> None:
+    """Count the posting and send the wallets' balance events, all in one Redis round trip (a
+    transfer's two events were two, half of a posting's Python CPU; docs/PERFORMANCE.md)."""
+    metrics.ledger_transactions.labels(kind).inc()
+    if events:
+        realtime.send_events_now(events)
 
 
 def _post_orm(

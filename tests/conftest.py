@@ -160,6 +160,11 @@ def captured_events(monkeypatch: pytest.MonkeyPatch) -> list[tuple[list[int], di
     commit: use django_capture_on_commit_callbacks or a transactional test)."""
     sent: list[tuple[list[int], dict]] = []
     monkeypatch.setattr(realtime, "send_event_now", lambda ids, event: sent.append((sorted(set(ids)), event)))
+    monkeypatch.setattr(
+        realtime,
+        "send_events_now",
+        lambda events: sent.extend((sorted(set(ids)), event) for ids, event in events),
+    )
     return sent
 
 
