@@ -19,11 +19,20 @@ if os.environ.get("HUDDLE_ASGI_HANDLER") == "django":
 else:
     django_asgi_app = get_threaded_asgi_application()
 
+from asgiref.local import Local
 from channels.routing import ProtocolTypeRouter, URLRouter
+from django.core.cache import caches
 
 from accounts.socket_auth import SocketAuthMiddlewareStack
 from core.origin import BrowserOriginValidator
 from messaging.routing import websocket_urlpatterns
+
+# One cache client per thread, as Django gives sync code, not one per asyncio context: Django keeps
+# its caches in a context-local, so every socket's first cache call from a worker thread (its
+# presence count) made a client of its own (a django-redis client and a redis-py client, about 15
+# KiB) and kept it in the socket's context for the socket's life. (Django's own override_settings
+# resets the handler the same way.)
+caches._connections = Local(thread_critical=True)
 
 application = ProtocolTypeRouter(
     {
