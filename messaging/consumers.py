@@ -85,11 +85,14 @@ def in_thread(function: Callable) -> Callable:
 
 
 class RecentIds:
-    """The last `size` message ids this socket delivered (set + ring buffer)."""
+    """The last `size` message ids this socket delivered (set + ring buffer; the buffer is made on
+    the first id, as most sockets sit idle)."""
+
+    __slots__ = ("_ids", "_order", "_size")
 
     def __init__(self, size: int = 20000):
         self._ids: set[int] = set()
-        self._order: deque[int] = deque()
+        self._order: deque[int] | None = None
         self._size = size
 
     def __contains__(self, message_id: int) -> bool:
@@ -100,9 +103,12 @@ class RecentIds:
         if message_id in self._ids:
             return False
         self._ids.add(message_id)
-        self._order.append(message_id)
-        if len(self._order) > self._size:
-            self._ids.discard(self._order.popleft())
+        order = self._order
+        if order is None:
+            order = self._order = deque()
+        order.append(message_id)
+        if len(order) > self._size:
+            self._ids.discard(order.popleft())
         return True
 
 
@@ -162,6 +168,14 @@ class ChatConsumer(AsyncWebsocketConsumer):
     joined_group = False
     counted_online = False
     counted_open = False  # in the open-sockets gauge (core.metrics)
+    # Per-socket state made on first use (an idle socket holds none of it): the sends waiting for
+    # the database and the task storing them (only while some wait), the client_ids of sends in
+    # flight, own read markers not yet echoed, the last typing event per conversation.
+    waiting_sends: deque | None = None
+    send_worker: asyncio.Task | None = None
+    sending: set[str] | None = None
+    own_reads: set[tuple[int, int]] | None = None
+    typing_sent: dict[int, float] | None = None
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -181,9 +195,6 @@ class ChatConsumer(AsyncWebsocketConsumer):
         session = self.scope.get("session") if self.token_id is None else None
         self.session_key = getattr(session, "session_key", None)
         self.delivered = RecentIds()
-        self.sending: set[str] = set()  # client_ids of this socket's sends in flight
-        self.own_reads: set[tuple[int, int]] = set()
-        self.typing_sent: dict[int, float] = {}
         try:
             await self.channel_layer.group_add(user_group(self.user_id), self.channel_name)
         except CHANNEL_LAYER_ERRORS:
@@ -194,8 +205,6 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.joined_group = True
         watch_socket(self)  # Redis down or restarted: close 1011, the client reconnects and syncs
         self.group_refreshed = self.presence_refreshed = asyncio.get_running_loop().time()
-        self.frames: asyncio.Queue = asyncio.Queue(maxsize=MAX_WAITING_FRAMES)
-        self.frame_worker = asyncio.get_running_loop().create_task(self._work_frames())
         # Counted online before the handshake completes: a friend who connects right after this
         # socket is open is told by exactly one of the two ways (their list, or our event).
         frames = await in_thread(presence_events.presence_socket_opened)(user_id=self.user_id)
@@ -210,9 +219,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if self.counted_open:
             self.counted_open = False
             metrics.open_sockets.dec()
-        worker = getattr(self, "frame_worker", None)
-        if worker is not None:
-            worker.cancel()
+        if self.send_worker is not None:
+            self.send_worker.cancel()
         if self.joined_group:
             try:
                 await self.channel_layer.group_discard(user_group(self.user_id), self.channel_name)
@@ -295,24 +303,32 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if handler != "on_message_send":
             await self._run(handler, frame, client_id)
             return
-        try:
-            self.frames.put_nowait((handler, frame, client_id))
-        except asyncio.QueueFull:
+        waiting = self.waiting_sends
+        if waiting is None:
+            waiting = self.waiting_sends = deque()
+        if len(waiting) >= MAX_WAITING_FRAMES:
             await self.send_error(
                 "rate_limited", "Too many messages waiting; slow down.", client_id, retry_after=1.0
             )
+            return
+        waiting.append((handler, frame, client_id))
+        if self.send_worker is None:
+            self.send_worker = asyncio.get_running_loop().create_task(self._work_frames(waiting))
 
-    async def _work_frames(self) -> None:
+    async def _work_frames(self, waiting: deque) -> None:
         """Store the socket's messages one at a time, in order, beside the consumer's own loop:
         while a send waits for the database, events for this socket (other people's messages)
         are still delivered at once instead of queueing behind it. (Other frames are rare and
-        handled in the loop itself.)"""
-        while True:
-            handler, frame, client_id = await self.frames.get()
-            try:
-                await self._run(handler, frame, client_id)
-            except Exception:  # answering failed too; the next message must still be handled
-                logger.exception("socket frame %s: answering failed", handler)
+        handled in the loop itself.) Runs while sends wait, then ends."""
+        try:
+            while waiting:
+                handler, frame, client_id = waiting.popleft()
+                try:
+                    await self._run(handler, frame, client_id)
+                except Exception:  # answering failed too; the next message must still be handled
+                    logger.exception("socket frame %s: answering failed", handler)
+        finally:
+            self.send_worker = self.waiting_sends = None
 
     async def _run(self, handler: str, frame: dict, client_id: str | None) -> None:
         try:
@@ -341,20 +357,26 @@ class ChatConsumer(AsyncWebsocketConsumer):
         client_id = frame.get("client_id")
         # The message's own `message.new` may reach this socket's loop before the database call
         # below returns: it is recognised by its client_id and skipped (this tab gets the ack).
+        sending = None
         if isinstance(client_id, str):
-            self.sending.add(client_id)
+            sending = self.sending
+            if sending is None:
+                sending = self.sending = set()
+            sending.add(client_id)
         try:
             # Stored with every other send waiting in this process (messaging.send_batch).
             message = await send_batch.send_message(self.user_id, frame)
         finally:
-            if isinstance(client_id, str):
-                self.sending.discard(client_id)
+            if sending is not None:
+                sending.discard(client_id)
         self.delivered.add(message["id"])
         await self.send_frame({"type": "message.ack", "client_id": client_id, "message": message})
 
     async def on_typing(self, frame: dict) -> None:
         conversation = _int_field(frame, "conversation")
         now = asyncio.get_running_loop().time()
+        if self.typing_sent is None:
+            self.typing_sent = {}
         if now - self.typing_sent.get(conversation, -TYPING_MIN_INTERVAL) < TYPING_MIN_INTERVAL:
             # Folded into the last one, but it still counts against the limit.
             await in_thread(socket_actions.typing_rate_check)(self.user_id)
@@ -366,8 +388,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def on_read(self, frame: dict) -> None:
         conversation, up_to = _int_field(frame, "conversation"), _int_field(frame, "up_to")
         marker = await in_thread(socket_actions.read)(self.user_id, conversation, up_to)
-        if len(self.own_reads) > 1000:
-            self.own_reads.clear()
+        if self.own_reads is None or len(self.own_reads) > 1000:
+            self.own_reads = set()
         self.own_reads.add((conversation, marker))
 
     async def on_sync(self, frame: dict) -> None:
@@ -415,13 +437,18 @@ class ChatConsumer(AsyncWebsocketConsumer):
             message = event["message"]
             if not self.delivered.add(message["id"]):
                 return
-            if message.get("client_id") in self.sending and message["sender"]["number"] == self.user_number:
+            sending = self.sending
+            if (
+                sending
+                and message.get("client_id") in sending
+                and message["sender"]["number"] == self.user_number
+            ):
                 return
             metrics.messages_delivered.inc()
             metrics.message_delivery_seconds.observe(_seconds_since(message.get("created_at")))
         if kind == "read" and event.get("user") == self.user_number:
             key = (event.get("conversation"), event.get("up_to"))
-            if key in self.own_reads:
+            if self.own_reads is not None and key in self.own_reads:
                 self.own_reads.discard(key)
                 return
         await self.send_frame(event)
