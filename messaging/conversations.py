@@ -87,9 +87,11 @@ def _clean_title(title: Any) -> str:
 
 
 def _friends_by_numbers(user: User, numbers: list[int]) -> list[User]:
-    """The people with these numbers, all of whom must be the user's friends (else NotFriends)."""
+    """The people with these numbers, all of whom must be the user's friends (else NotFriends), in
+    the order the numbers were given (they join in that order, and members are listed by it)."""
     wanted = {n for n in numbers if n != user.number}
-    people = list(User.objects.filter(number__in=wanted, is_active=True))
+    position = {number: i for i, number in reversed(list(enumerate(numbers)))}
+    people = sorted(User.objects.filter(number__in=wanted, is_active=True), key=lambda p: position[p.number])
     friends = friend_ids_of(user, among=[p.pk for p in people])
     missing = sorted(wanted - {p.number for p in people if p.pk in friends})
     if missing:
