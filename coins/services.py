@@ -14,6 +14,7 @@ Invariants kept here:
   refund_status "failed" for an operator.
 """
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -72,22 +73,25 @@ def transfer_create(
     if not friends:
         raise NotFriends("You can only send coins to friends.")
     metadata = {"from": sender.number, "to": to_number, "amount": amount}
-    if sender_wallet_id is None or recipient_wallet_id is None:  # a first transfer: created empty
-        sender_wallet, recipient_wallet = wallets_for([sender, User.objects.get(pk=recipient_id)])
-    else:
-        sender_wallet, recipient_wallet = _account(sender_wallet_id), _account(recipient_wallet_id)
+    first_transfer = sender_wallet_id is None or recipient_wallet_id is None
     # The effect is this one posting, atomic by itself (one statement on PostgreSQL, its own
-    # transaction through the ORM), so no transaction or savepoint of its own around it: inside the
-    # API's (the Idempotency-Key record) it joins that one. A refusal here has written nothing.
-    txn = ledger_post(
-        kind=Transaction.Kind.TRANSFER,
-        legs=[debit(sender_wallet, amount), credit(recipient_wallet, amount)],
-        memo=memo,
-        metadata=metadata,
-        idempotency_key=f"transfer:{sender.pk}:{idempotency_key}",
-        actor=sender,
-        cause="transfer",
-    )
+    # transaction through the ORM), so the usual transfer opens no transaction or savepoint of its
+    # own: inside the API's (the Idempotency-Key record) it joins that one. A first transfer also
+    # creates the wallets (empty), in one transaction with the posting: refused, it leaves none.
+    with transaction.atomic() if first_transfer else nullcontext():
+        if first_transfer:
+            sender_wallet, recipient_wallet = wallets_for([sender, User.objects.get(pk=recipient_id)])
+        else:
+            sender_wallet, recipient_wallet = _account(sender_wallet_id), _account(recipient_wallet_id)
+        txn = ledger_post(
+            kind=Transaction.Kind.TRANSFER,
+            legs=[debit(sender_wallet, amount), credit(recipient_wallet, amount)],
+            memo=memo,
+            metadata=metadata,
+            idempotency_key=f"transfer:{sender.pk}:{idempotency_key}",
+            actor=sender,
+            cause="transfer",
+        )
     if txn.replayed and txn.metadata != metadata:
         raise IdempotencyKeyReused()
     if txn.replayed:

@@ -8,7 +8,7 @@ from coins import services
 from coins.demo import seed_coins
 from coins.errors import InsufficientFunds
 from coins.ledger import wallet_balance
-from coins.models import OperatorAction, PaymentEvent, Topup, TopupPackage, Transaction
+from coins.models import Account, OperatorAction, PaymentEvent, Topup, TopupPackage, Transaction
 from coins.payments.errors import AmountMismatch, MalformedNotification, PaymentsUnavailable, UnknownTopup
 from core.exceptions import IdempotencyKeyReused, InvalidInput, NotFound
 from tests.coins.helpers import grant
@@ -89,6 +89,17 @@ def test_transfer_refusals(user, bob, make_user):
     with pytest.raises(InsufficientFunds):
         send(user, bob, 6)
     assert not Transaction.objects.filter(kind="transfer").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_refused_first_transfer_creates_no_wallets(user, bob):
+    # given: neither has a wallet yet (nobody ever sent or received coins)
+    assert not Account.objects.filter(user__in=[user, bob]).exists()
+    # when: the first transfer is refused, called outside any transaction
+    with pytest.raises(InsufficientFunds):
+        send(user, bob, 1)
+    # then: nothing was written, not even the empty wallets
+    assert not Account.objects.filter(user__in=[user, bob]).exists()
 
 
 # --- promotional grants ----------------------------------------------------------------------------
