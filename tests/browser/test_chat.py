@@ -179,6 +179,30 @@ def test_alice_sees_read_when_bob_opens_the_conversation(people):
     expect(conversation_button(bob_page, "Alice")).not_to_contain_text("unread")
 
 
+def test_an_open_actions_menu_stays_open_when_the_message_is_read(people):
+    alice = UserFactory(username="alice", display_name="Alice")
+    bob = UserFactory(username="bob", display_name="Bob")
+    make_friends(alice, bob)
+    conversation_direct_open(user=alice, number=bob.number)
+    alice_page, bob_page = people.open(alice), people.open(bob)
+    open_conversation(alice_page, "Bob")
+    send(alice_page, "Lunch?")
+    mine = message_items(alice_page, "Lunch?")
+    # given: Alice has her message's actions menu open
+    mine.get_by_role("button", name="Message actions").click()
+    menu = alice_page.get_by_role("menu")
+    expect(menu.get_by_role("menuitem", name="Edit")).to_be_focused()
+
+    # when Bob reads it (the message is redrawn with "Read" under it)
+    open_conversation(bob_page, "Alice")
+    expect(mine.get_by_text("Read", exact=True)).to_be_visible()
+
+    # then the menu is still open, and what Alice picks in it works
+    expect(menu.get_by_role("menuitem", name="Edit")).to_be_focused()
+    menu.get_by_role("menuitem", name="Edit").click()
+    expect(alice_page.get_by_role("textbox", name="Edit message")).to_be_visible()
+
+
 def test_a_conversation_opened_from_its_address_is_read(people):
     # /#conversation-N opens that conversation as the page loads: what it shows is read, so its
     # unread count goes and the tab's title has no count (tried a few times: a race showed it)

@@ -297,6 +297,10 @@ function renderMessages({ toBottom = false } = {}) {
       if (message.id <= peerRead && message.sender && message.sender.number === state.me.number) readMarkId = message.id;
     }
   }
+  // A message redrawn while its actions menu is open (the peer read it, someone edited it) must
+  // not close the menu under the reader's pointer: it is opened again on the new node below.
+  const openMenu = list.querySelector(".msg-menu:not([hidden])");
+  const focusedItem = openMenu ? [...openMenu.querySelectorAll('[role="menuitem"]')].indexOf(document.activeElement) : -1;
   const nodes = [];
   let lastDay = null;
   for (const message of messages) {
@@ -315,6 +319,15 @@ function renderMessages({ toBottom = false } = {}) {
     nodes.push(cached(`p-${pending.client_id}`, JSON.stringify([pending.status, pending.detail]), () => pendingNode(pending)));
   }
   reconcile(list, nodes);
+  if (openMenu && !openMenu.isConnected) {
+    const menu = byId(openMenu.id);
+    const button = menu && menu.parentElement.querySelector(".msg-menu-button");
+    if (button) {
+      button.click();
+      const items = menu.querySelectorAll('[role="menuitem"]');
+      if (focusedItem > 0 && focusedItem < items.length) items[focusedItem].focus();
+    }
+  }
 
   const empty = byId("thread-empty");
   empty.hidden = !thread.loaded || nodes.length > 0;
