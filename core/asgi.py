@@ -5,19 +5,90 @@ in async mode, and every middleware built on Django's MiddlewareMixin (sessions,
 locale, messages, security, CSP...) then moves its `process_request` and `process_response` to a
 thread and back: about fifteen event loop <-> thread hops per request before the view's own. Here
 the stack is loaded in sync mode and a request makes one hop: the whole chain runs in the
-request's thread (the one `sync_to_async(thread_sensitive=True)` gives each request's context, as
-Django's handler does for sync views), exactly as under WSGI. Reading the body, sending the
-response and the request signals stay Django's. Measured in docs/PERFORMANCE.md.
+request's thread, exactly as under WSGI. Reading the body, sending the response and the request
+signals stay Django's.
+
+The request's thread is a long-lived one from a pool, as a threaded WSGI server has. Django's
+handler gives every request a thread of its own (a fresh `ThreadSensitiveContext`): it starts a
+thread, then joins it, and the thread's first database and cache calls build a new connection
+wrapper and a new Redis client. A request still has one thread to itself for its whole life (its
+signals, middleware and view), and a thread serves one request at a time.
+Measured in docs/PERFORMANCE.md.
 """
 
-from asgiref.sync import sync_to_async
+import asyncio
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.core.handlers.asgi import ASGIHandler
 from django.http import HttpRequest, HttpResponseBase
 
+# Threads kept waiting for the next request; a burst above this many concurrent requests makes
+# threads that end once their request is done.
+IDLE_THREADS_KEPT = 64
+
+
+class RequestThreads:
+    """Single-thread executors, each lent to one request at a time and then kept for the next."""
+
+    def __init__(self, keep: int = IDLE_THREADS_KEPT) -> None:
+        self.keep = keep
+        self.idle: list[ThreadPoolExecutor] = []
+
+    def lend(self) -> ThreadPoolExecutor:
+        if self.idle:
+            return self.idle.pop()
+        return ThreadPoolExecutor(max_workers=1, thread_name_prefix="huddle-request")
+
+    def give_back(self, executor: ThreadPoolExecutor) -> None:
+        """Back to the pool once everything the request gave it is done: a request whose client
+        went away can leave its view running in the thread, and the next request must not queue
+        behind it (nor share its thread-local state while it runs)."""
+        loop = asyncio.get_running_loop()
+
+        def done(_: object) -> None:
+            try:
+                loop.call_soon_threadsafe(self._keep_or_end, executor)
+            except RuntimeError:  # the loop has closed: the server is stopping
+                executor.shutdown(wait=False)
+
+        executor.submit(_nothing).add_done_callback(done)
+
+    def _keep_or_end(self, executor: ThreadPoolExecutor) -> None:
+        if len(self.idle) < self.keep:
+            self.idle.append(executor)
+        else:
+            executor.shutdown(wait=False)
+
+
+def _nothing() -> None:
+    pass
+
 
 class ThreadedASGIHandler(ASGIHandler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.threads = RequestThreads()
+
     def load_middleware(self, is_async: bool = False) -> None:
         super().load_middleware(is_async=False)
+
+    async def __call__(
+        self,
+        scope: dict[str, Any],
+        receive: Callable[[], Awaitable[dict]],
+        send: Callable[[dict], Awaitable[None]],
+    ) -> None:
+        if scope["type"] != "http":
+            raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
+        executor = self.threads.lend()
+        try:
+            async with ThreadSensitiveContext(executor=executor):
+                await self.handle(scope, receive, send)
+        finally:
+            self.threads.give_back(executor)
 
     async def get_response_async(self, request: HttpRequest) -> HttpResponseBase:
         return await sync_to_async(self.get_response, thread_sensitive=True)(request)
