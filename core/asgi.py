@@ -4,9 +4,13 @@ Huddle's views are sync (DRF, the ORM). Under Django's own ASGIHandler the middl
 in async mode, and every middleware built on Django's MiddlewareMixin (sessions, CSRF, auth,
 locale, messages, security, CSP...) then moves its `process_request` and `process_response` to a
 thread and back: about fifteen event loop <-> thread hops per request before the view's own. Here
-the stack is loaded in sync mode and a request makes one hop: the whole chain runs in the
-request's thread, exactly as under WSGI. Reading the body, sending the response and the request
-signals stay Django's.
+the stack is loaded in sync mode and a request makes one hop: the request signals, the whole
+middleware chain and the view run in the request's thread, one call, exactly as under WSGI (Django's
+handler makes three: `request_started`, the response, and `close()` with `request_finished`).
+Reading the body and sending the response stay on the event loop, with Django's own code. A
+streaming response (a static file) is sent first and closed after, as Django does; a client that
+goes away while its view runs is noticed when the answer is sent, as under WSGI, since a sync view
+cannot be stopped midway anyway.
 
 The request's thread is a long-lived one from a pool, as a threaded WSGI server has. Django's
 handler gives every request a thread of its own (a fresh `ThreadSensitiveContext`): it starts a
@@ -22,8 +26,11 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
-from django.core.handlers.asgi import ASGIHandler
-from django.http import HttpRequest, HttpResponseBase
+from django.core import signals
+from django.core.exceptions import RequestAborted
+from django.core.handlers.asgi import ASGIHandler, get_script_prefix
+from django.http import FileResponse, HttpResponseBase
+from django.urls import set_script_prefix
 
 # Threads kept waiting for the next request; a burst above this many concurrent requests makes
 # threads that end once their request is done.
@@ -56,6 +63,10 @@ class RequestThreads:
 
         executor.submit(_nothing).add_done_callback(done)
 
+    def keep_or_end(self, executor: ThreadPoolExecutor) -> None:
+        """Back to the pool now: the request ended with nothing left running in the thread."""
+        self._keep_or_end(executor)
+
     def _keep_or_end(self, executor: ThreadPoolExecutor) -> None:
         if len(self.idle) < self.keep:
             self.idle.append(executor)
@@ -84,14 +95,52 @@ class ThreadedASGIHandler(ASGIHandler):
         if scope["type"] != "http":
             raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
         executor = self.threads.lend()
+        ended = False
         try:
             async with ThreadSensitiveContext(executor=executor):
                 await self.handle(scope, receive, send)
+            ended = True
         finally:
-            self.threads.give_back(executor)
+            if ended:
+                self.threads.keep_or_end(executor)
+            else:  # cancelled or failed midway: the thread may still be running the request
+                self.threads.give_back(executor)
 
-    async def get_response_async(self, request: HttpRequest) -> HttpResponseBase:
-        return await sync_to_async(self.get_response, thread_sensitive=True)(request)
+    async def handle(
+        self,
+        scope: dict[str, Any],
+        receive: Callable[[], Awaitable[dict]],
+        send: Callable[[dict], Awaitable[None]],
+    ) -> None:
+        try:
+            body_file = await self.read_body(receive)
+        except RequestAborted:
+            return
+        try:
+            response = await sync_to_async(self._respond, thread_sensitive=True)(scope, body_file)
+            try:
+                await self.send_response(response, send)
+            finally:
+                if response.streaming:
+                    await sync_to_async(response.close, thread_sensitive=True)()
+        finally:
+            body_file.close()
+
+    def _respond(self, scope: dict[str, Any], body_file: Any) -> HttpResponseBase:
+        """In the request's thread: what Django's handler does in three hops. A response that is
+        not streamed is closed here (`request_finished`: database connections go back to the pool
+        before the answer is even sent); its content stays readable."""
+        set_script_prefix(get_script_prefix(scope))
+        signals.request_started.send(sender=self.__class__, scope=scope)
+        request, response = self.create_request(scope, body_file)
+        if request is not None:
+            response = self.get_response(request)
+            response._handler_class = self.__class__
+            if isinstance(response, FileResponse):
+                response.block_size = self.chunk_size
+        if not response.streaming:
+            response.close()
+        return response
 
 
 def get_threaded_asgi_application() -> ThreadedASGIHandler:

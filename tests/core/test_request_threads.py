@@ -2,8 +2,10 @@
 
 import asyncio
 import threading
+from pathlib import Path
 
 import pytest
+from django.core import signals
 
 from core.asgi import RequestThreads, ThreadedASGIHandler
 
@@ -27,8 +29,10 @@ def http_scope(path: str = "/healthz") -> dict:
     }
 
 
-async def request(handler: ThreadedASGIHandler, path: str = "/healthz") -> int:
-    sent: list[dict] = []
+async def request(
+    handler: ThreadedASGIHandler, path: str = "/healthz", sent: list[dict] | None = None
+) -> int:
+    sent = [] if sent is None else sent
     bodies = [{"type": "http.request", "body": b"", "more_body": False}]
 
     async def receive() -> dict:
@@ -136,3 +140,74 @@ async def test_threads_beyond_the_kept_number_end_after_their_request() -> None:
     with pytest.raises(RuntimeError):
         second.submit(print)
     first.shutdown()
+
+
+async def test_signals_middleware_and_view_run_in_one_call_and_the_answer_is_sent_after() -> None:
+    # given: the request signals noted with their thread, and a send noting what was done by then
+    handler = ThreadedASGIHandler()
+    events: list[tuple[str, int]] = []
+
+    def started(**kwargs):
+        events.append(("started", threading.get_ident()))
+
+    def finished(**kwargs):
+        events.append(("finished", threading.get_ident()))
+
+    signals.request_started.connect(started)
+    signals.request_finished.connect(finished)
+    sent: list[dict] = []
+    try:
+        # when
+        status = await request(handler, "/api/v1/nothing-here", sent)
+    finally:
+        signals.request_started.disconnect(started)
+        signals.request_finished.disconnect(finished)
+
+    # then: both signals once, in the same thread (not the loop's), and the JSON error was sent
+    assert status == 404
+    assert [name for name, _ in events] == ["started", "finished"]
+    assert events[0][1] == events[1][1] != threading.get_ident()
+    assert b"not_found" in b"".join(m.get("body", b"") for m in sent)
+
+
+async def test_a_streamed_static_file_is_sent_whole_then_closed(settings) -> None:
+    # given: a static file (WhiteNoise answers it with a streamed file response)
+    handler = ThreadedASGIHandler()
+    finished: list[bool] = []
+
+    def on_finished(**kwargs):
+        finished.append(True)
+
+    signals.request_finished.connect(on_finished)
+    sent: list[dict] = []
+    try:
+        # when
+        status = await request(handler, "/static/css/huddle.css", sent)
+    finally:
+        signals.request_finished.disconnect(on_finished)
+
+    # then: every byte arrived and the response was closed (request_finished) once
+    assert status == 200
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    assert body == (Path(settings.BASE_DIR) / "static" / "css" / "huddle.css").read_bytes()
+    assert finished == [True]
+
+
+async def test_a_client_gone_before_its_body_arrived_gets_nothing_and_frees_the_thread() -> None:
+    # given: a client that disconnects while sending its request body
+    handler = ThreadedASGIHandler()
+    messages = [{"type": "http.disconnect"}, {"type": "http.request", "body": b"{", "more_body": True}]
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return messages.pop()
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    # when
+    await handler({**http_scope("/api/v1/me"), "method": "POST"}, receive, send)
+
+    # then: nothing was answered, and the thread is back in the pool
+    assert sent == []
+    assert len(handler.threads.idle) == 1
