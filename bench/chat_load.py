@@ -51,7 +51,14 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
 
+_next_port: int | None = None  # --port-base: ports handed out in order from there
+
+
 def free_port() -> int:
+    global _next_port
+    if _next_port is not None:
+        _next_port += 1
+        return _next_port - 1
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
@@ -142,10 +149,11 @@ def started(
             process.wait(5)
 
 
-def huddle_command(server: str, port: int) -> list[str]:
+def huddle_command(server: str, port: int, workers: int | None = None) -> list[str]:
     venv_bin = Path(sys.executable).parent
     if server == "serve":
-        return [str(ROOT / "bin" / "serve"), "--port", str(port), "--host", "127.0.0.1"]
+        command = [str(ROOT / "bin" / "serve"), "--port", str(port), "--host", "127.0.0.1"]
+        return command + (["--workers", str(workers)] if workers else [])
     if server == "uvicorn":
         return [
             str(venv_bin / "uvicorn"), "config.asgi:application", "--host", "127.0.0.1", "--port", str(port),
@@ -431,15 +439,16 @@ async def measure_server(
         result["sockets"] = len(driver.sockets)
         result["connect_s"] = round(time.perf_counter() - t, 1)
         await asyncio.sleep(1)
-        print(f"[{name}] closed loop, {args.pairs} pairs, {args.seconds}s", flush=True)
-        result["closed_loop"] = await closed_loop(driver, args.pairs, args.seconds, pids)
-        print(
-            f"[{name}]   {result['closed_loop']['deliveries_per_s']}/s"
-            f" p99 {result['closed_loop']['p99_ms']} ms",
-            flush=True,
-        )
+        if "closed" not in args.skip:
+            print(f"[{name}] closed loop, {args.pairs} pairs, {args.seconds}s", flush=True)
+            result["closed_loop"] = await closed_loop(driver, args.pairs, args.seconds, pids)
+            print(
+                f"[{name}]   {result['closed_loop']['deliveries_per_s']}/s"
+                f" p99 {result['closed_loop']['p99_ms']} ms",
+                flush=True,
+            )
         result["steps"] = []
-        for rate in args.rates:
+        for rate in [] if "steps" in args.skip else args.rates:
             step = await offered_step(driver, rate, args.step_seconds, args.drain, pids)
             result["steps"].append(step)
             print(
@@ -451,7 +460,7 @@ async def measure_server(
                 break
             await asyncio.sleep(1)
         result["fanout"] = {}
-        for size in args.fanout:
+        for size in [] if "fanout" in args.skip else args.fanout:
             found = await fanout(driver, size, args.fanout_repeats)
             if found is not None:
                 result["fanout"][str(size)] = found
@@ -470,6 +479,7 @@ async def measure_idle(name: str, url: str, world: World, count: int, pids: list
     people = [i % len(world.tokens) for i in range(count)]
     opened, failed = 0, 0
     sockets = []
+    curve: dict[int, float] = {}  # sockets opened -> resident MiB, every 1,000
     t = time.perf_counter()
     for start in range(0, count, 200):
         chunk = people[start : start + 200]
@@ -482,6 +492,8 @@ async def measure_idle(name: str, url: str, world: World, count: int, pids: list
             else:
                 sockets.append(r)
                 opened += 1
+        if opened and opened % 1000 == 0:
+            curve[opened] = round(rss_kib(pids) / 1024, 1)
         if failed > count // 20:
             break
     connect_s = time.perf_counter() - t
@@ -501,6 +513,7 @@ async def measure_idle(name: str, url: str, world: World, count: int, pids: list
         "rss_before_mib": round(before / 1024, 1),
         "rss_after_mib": round(after / 1024, 1),
         "kib_per_socket": round((after - before) / max(1, still_open), 1),
+        "rss_mib_by_sockets": curve,
     }
 
 
@@ -545,19 +558,20 @@ def run_all(args: argparse.Namespace) -> dict:
             if name == "huddle":
                 print("seeding people and conversations ...", flush=True)
                 world = seeded_world(args.users, groups)
-                command, env = huddle_command(args.server, port), huddle_env()
+                command, env = huddle_command(args.server, port, args.workers), huddle_env()
             else:
                 world = base
                 command = [*baselines[name], "--port", str(port), "--members", str(members_file)]
                 env = dict(os.environ)
-            with started(command, port, env, django=name == "huddle") as process:
-                servers[name] = asyncio.run(
-                    measure_server(name, f"http://127.0.0.1:{port}", world, args, [process.pid])
-                )
+            if set(args.skip) != {"closed", "steps", "fanout"}:
+                with started(command, port, env, django=name == "huddle") as process:
+                    servers[name] = asyncio.run(
+                        measure_server(name, f"http://127.0.0.1:{port}", world, args, [process.pid])
+                    )
             if args.idle:
                 port = free_port()
                 command = (
-                    huddle_command(args.server, port)
+                    huddle_command(args.server, port, workers=1)  # one process holds them all
                     if name == "huddle"
                     else [*command[:3], "--port", str(port), "--members", str(members_file)]
                 )
@@ -569,7 +583,7 @@ def run_all(args: argparse.Namespace) -> dict:
                 print(f"[{name}] idle: {idle[name]}", flush=True)
     report["chat"] = servers
     report["idle"] = idle
-    if "relay" in servers and "huddle" in servers:
+    if "closed_loop" in servers.get("relay", {}) and "closed_loop" in servers.get("huddle", {}):
         relay_rate = servers["relay"]["closed_loop"]["deliveries_per_s"]
         report["huddle_vs_relay"] = round(
             servers["huddle"]["closed_loop"]["deliveries_per_s"] / relay_rate, 4
@@ -605,10 +619,11 @@ def summary_rows(report: dict, args: argparse.Namespace) -> list[dict]:
         ceiling = chat.get(key)
         if ceiling is None:
             continue
-        h, c = huddle["closed_loop"], ceiling["closed_loop"]
-        row(f"chat, stored 1:1, closed loop, {args.pairs} pairs", "deliveries/s", h["deliveries_per_s"],
-            c["deliveries_per_s"], name, _ratio(h["deliveries_per_s"], c["deliveries_per_s"]), h["p99_ms"],
-            lost=h["lost"], duplicated=h["duplicated"])  # fmt: skip
+        h, c = huddle.get("closed_loop"), ceiling.get("closed_loop")
+        if h and c:
+            row(f"chat, stored 1:1, closed loop, {args.pairs} pairs", "deliveries/s", h["deliveries_per_s"],
+                c["deliveries_per_s"], name, _ratio(h["deliveries_per_s"], c["deliveries_per_s"]),
+                h["p99_ms"], lost=h["lost"], duplicated=h["duplicated"])  # fmt: skip
         hs, cs = _step_at(huddle, 500), _step_at(ceiling, 500)
         if hs and cs:
             row(f"chat, 500 messages/s offered, {huddle['sockets']} sockets: p99", "ms", hs["p99_ms"],
@@ -644,7 +659,7 @@ def print_report(report: dict) -> None:
     ]
     print(f"{'':<28}" + "".join(f"{n:>14}" for n in names))
     for key in keys:
-        print(f"{key:<28}" + "".join(f"{chat[n]['closed_loop'].get(key)!s:>14}" for n in names))
+        print(f"{key:<28}" + "".join(f"{chat[n].get('closed_loop', {}).get(key)!s:>14}" for n in names))
     if "huddle_vs_relay" in report:
         print(f"{'huddle / relay':<28}{report['huddle_vs_relay']:>14.1%}")
     for n in names:
@@ -690,9 +705,21 @@ def main() -> None:
     parser.add_argument("--server", choices=["serve", "uvicorn", "daphne"], default=None,
                         help="how Huddle is served (default: bin/serve, else uvicorn)")  # fmt: skip
     parser.add_argument("--only", action="append", choices=["huddle", "relay", "channels"])
+    parser.add_argument("--skip", type=lambda s: [x for x in s.split(",") if x], default=[],
+                        help="parts to skip, comma-separated: closed,steps,fanout (e.g. all three with "
+                        "--idle N: the idle test alone)")  # fmt: skip
+    parser.add_argument("--workers", type=int, help="bin/serve's worker processes in the load parts "
+                        "(default: its own choice; the idle test always runs one process)")  # fmt: skip
+    parser.add_argument("--port-base", type=int, help="ports from here on, one per server started "
+                        "(default: free ports the system picks)")  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="small and short: a smoke run")
     parser.add_argument("--json", help="write the figures as JSON to this path ('-': stdout)")
     args = parser.parse_args()
+    if set(args.skip) - {"closed", "steps", "fanout"}:
+        parser.error("--skip takes closed, steps, fanout")
+    if args.port_base:
+        global _next_port
+        _next_port = args.port_base
     # A SIGTERM (bench/run's timeout) unwinds like an exception, so the servers are stopped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.server is None:
@@ -710,7 +737,9 @@ def main() -> None:
         else:
             Path(args.json).write_text(text)
     huddle = report["chat"].get("huddle")
-    if huddle and any(s["lost"] or s["duplicated"] for s in [huddle["closed_loop"], *huddle["steps"][:-1]]):
+    if huddle and any(
+        s["lost"] or s["duplicated"] for s in [huddle.get("closed_loop", {}), *huddle["steps"][:-1]] if s
+    ):
         raise SystemExit(1)  # lost or duplicated below the last (breaking) step
 
 
