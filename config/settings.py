@@ -142,7 +142,8 @@ if REDIS_URL:
     CHANNEL_LAYER_REDIS_URLS = env.list("CHANNEL_LAYER_REDIS_URLS", default=[REDIS_URL])
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            # channels-redis' pub/sub layer with a lighter inbox per socket (core.channel_layer).
+            "BACKEND": "core.channel_layer.PubSubChannelLayer",
             "CONFIG": {
                 # socket_timeout above the layer's 5 s blocking read, and a pool larger than the
                 # default 100 (PITFALLS: channels-redis).

@@ -210,6 +210,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
         frames = await in_thread(presence_events.presence_socket_opened)(user_id=self.user_id)
         self.counted_online = True
         await self.accept()
+        # The handshake's headers have been read (origin, credentials, request id) and are not
+        # read again. Every scope copy down the middleware chain shares this one list: emptied, it
+        # no longer holds the headers for the socket's life (about 1 KiB).
+        handshake_headers = self.scope.get("headers")
+        if isinstance(handshake_headers, list):
+            handshake_headers.clear()
         metrics.open_sockets.inc()
         self.counted_open = True
         for frame in frames:
