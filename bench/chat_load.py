@@ -386,6 +386,7 @@ async def offered_step(driver: Driver, rate: float, seconds: float, drain: float
     random.shuffle(senders)
     loop = asyncio.get_running_loop()
     cpu = cpu_seconds(pids)
+    wall_start = time.time()
     start, count = loop.time(), 0
     while (elapsed := loop.time() - start) < seconds:
         due = int(elapsed * rate) + 1
@@ -398,6 +399,7 @@ async def offered_step(driver: Driver, rate: float, seconds: float, drain: float
     cpu = cpu_seconds(pids) - cpu
     result = _summary(driver, seconds, cpu)
     result["offered_per_s"] = rate
+    result["wall_clock"] = [round(wall_start, 2), round(wall_start + seconds, 2)]  # to match server logs
     return result
 
 
