@@ -7,7 +7,7 @@ about 3 KiB per idle socket (tracemalloc), almost always empty. `core.light_queu
 what the layer needs of it (same order, same semantics for whoever waits), and holds nothing while
 it is empty and nobody waits. Everything else (subscriptions, shards, serialization, the cleanup
 when a receive is cancelled) is the pinned channels-redis 4.3.0's own.
-tests/messaging/test_channel_layer.py proves the delivery.
+tests/messaging/test_light_sockets.py proves the delivery.
 """
 
 import asyncio

@@ -8,8 +8,8 @@ again after its handshake (tracemalloc, per socket):
 - an `asyncio.Queue` for the events waiting for the application (about 3 KiB) and an
   `asyncio.Event` for write flow control (about 0.8 KiB): replaced by core.light_queue's
   equivalents, which allocate only while something waits.
-Behaviour on the wire and towards the application is uvicorn's own (tests/core/test_serve.py and
-the socket tests against bin/serve).
+Behaviour on the wire and towards the application is uvicorn's own (tests/core/test_serve.py,
+tests/messaging/test_light_sockets.py).
 """
 
 from typing import Any
