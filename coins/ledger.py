@@ -281,17 +281,60 @@ def _post_orm(
 
 
 # On PostgreSQL the steps of _post_orm are one call of `coins_ledger_post` (coins/sql/
-# ledger_post.sql, installed by migration 0005): the ledger's hot path, where the ORM's round
-# trips (BEGIN, key lookup, savepoint, insert, release, lock, entries, balances, COMMIT) held the
-# accounts' locks for several round trips and capped a hot wallet. Statuses other than ok and
+# ledger_post.sql, installed by migrations 0005 and 0006): the ledger's hot path, where the ORM's
+# round trips (BEGIN, key lookup, savepoint, insert, release, lock, entries, balances, COMMIT) held
+# the accounts' locks for several round trips and capped a hot wallet. Statuses other than ok and
 # replayed are the errors below; none of them has written anything.
-_POST_SQL = "SELECT * FROM coins_ledger_post(%s, %s, %s::jsonb, %s, %s, %s, %s, %s, %s, %s, %s)"
+_POST_SQL = (
+    "SELECT * FROM coins_ledger_post(%s, %s, %s::jsonb, %s, %s::bigint, %s, %s::bigint, %s, "
+    "%s::bigint[], %s::text[], %s::bigint[])"
+)
 _POST_ERRORS: dict[str, type[Exception]] = {
     "key_reused": IdempotencyKeyReused,
     "already_reversed": AlreadyReversed,
     "insufficient_funds": InsufficientFunds,
     "unknown_account": UnknownAccount,
 }
+
+
+@functools.cache
+def _prepared_cursor_class() -> type:
+    """A psycopg cursor that binds parameters on the server, prepares each statement once per
+    connection and reads results in binary. Django's default cursor binds on the client (so
+    PostgreSQL parsed and planned the call every time, and psycopg quoted the arrays in Python)
+    and never prepares (for transaction-mode poolers, which Huddle does not use)."""
+    from django.db.backends.postgresql.base import ServerBindingCursor
+
+    class PreparedCursor(ServerBindingCursor):
+        def execute(
+            self, query: Any, params: Any = None, *, prepare: bool | None = None, binary: bool | None = None
+        ):
+            return super().execute(query, params, prepare=True, binary=True)
+
+    return PreparedCursor
+
+
+def _call_post(params: list[Any]) -> tuple[Any, ...]:
+    """One call of coins_ledger_post through a prepared statement, wrapped as Django wraps its own
+    cursors (error translation, query logging and execute wrappers still apply)."""
+    connection.ensure_connection()
+    with connection.wrap_database_errors:
+        raw = _prepared_cursor_class()(connection.connection)
+    with connection._prepare_cursor(raw) as cursor:
+        cursor.execute(_POST_SQL, params)
+        return cursor.fetchone()
+
+
+@functools.cache
+def _attnames(model: type) -> list[str]:
+    return [field.attname for field in model._meta.concrete_fields]
+
+
+def _instance(model: type, values: dict[str, Any]) -> Any:
+    """A saved row as a model instance through Django's positional fast path (from_db), about a
+    third of the keyword constructor's cost."""
+    names = _attnames(model)
+    return model.from_db(connection.alias, names, [values[name] for name in names])
 
 
 def _post_postgres(
@@ -307,59 +350,65 @@ def _post_postgres(
     now: datetime,
 ) -> Transaction:
     """_post_orm's contract in one statement (PostgreSQL)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _POST_SQL,
-            [
-                kind,
-                memo,
-                json.dumps(metadata),
-                idempotency_key,
-                actor.pk if actor is not None else None,
-                cause,
-                reverses.pk if reverses is not None else None,
-                now,
-                [leg.account.pk for leg in legs],
-                [leg.side for leg in legs],
-                [leg.amount for leg in legs],
-            ],
-        )
-        status, txn_id, entry_ids, balances, sequences, prev_hashes, hashes, wallet_users = cursor.fetchone()
+    status, txn_id, entry_ids, balances, sequences, prev_hashes, hashes, wallet_users = _call_post(
+        [
+            kind,
+            memo,
+            json.dumps(metadata),
+            idempotency_key,
+            actor.pk if actor is not None else None,
+            cause,
+            reverses.pk if reverses is not None else None,
+            now,
+            [leg.account.pk for leg in legs],
+            [leg.side for leg in legs],
+            [leg.amount for leg in legs],
+        ]
+    )
     if status == "replayed":
         txn = Transaction.objects.get(pk=txn_id)
         txn.replayed = True
         return txn
     if status != "ok":
         raise _POST_ERRORS[status]()
-    txn = Transaction(
-        pk=txn_id,
-        kind=kind,
-        memo=memo,
-        metadata=metadata,
-        idempotency_key=idempotency_key,
-        actor=actor,
-        cause=cause,
-        reverses=reverses,
-        created_at=now,
+    txn = _instance(
+        Transaction,
+        {
+            "id": txn_id,
+            "kind": kind,
+            "memo": memo,
+            "metadata": metadata,
+            "idempotency_key": idempotency_key,
+            "actor_id": actor.pk if actor is not None else None,
+            "cause": cause,
+            "reverses_id": reverses.pk if reverses is not None else None,
+            "created_at": now,
+        },
     )
-    txn._state.adding = False
+    if actor is not None:
+        Transaction.actor.field.set_cached_value(txn, actor)
+    if reverses is not None:
+        Transaction.reverses.field.set_cached_value(txn, reverses)
     entries = []
     for leg, entry_id, balance_after, sequence, prev_hash, digest in zip(
         legs, entry_ids, balances, sequences, prev_hashes, hashes, strict=True
     ):
-        entry = Entry(
-            pk=entry_id,
-            transaction=txn,
-            account_id=leg.account.pk,
-            side=leg.side,
-            amount=leg.amount,
-            balance_after=balance_after,
-            sequence=sequence,
-            prev_hash=prev_hash,
-            hash=digest,
-            created_at=now,
+        entry = _instance(
+            Entry,
+            {
+                "id": entry_id,
+                "transaction_id": txn_id,
+                "account_id": leg.account.pk,
+                "side": leg.side,
+                "amount": leg.amount,
+                "balance_after": balance_after,
+                "sequence": sequence,
+                "prev_hash": prev_hash,
+                "hash": digest,
+                "created_at": now,
+            },
         )
-        entry._state.adding = False
+        Entry.transaction.field.set_cached_value(entry, txn)
         entries.append(entry)
     txn.replayed = False
     txn.posted_entries = entries

@@ -84,7 +84,9 @@ class Transaction(models.Model):
     kind = models.CharField(max_length=20, choices=Kind.choices)
     memo = models.CharField(max_length=200, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
-    idempotency_key = models.CharField(max_length=300, unique=True, null=True, blank=True)
+    # Unique through the constraint below, not `unique=True`: that also built a varchar_pattern_ops
+    # copy of the index for LIKE queries, which nothing runs and every posting paid to update.
+    idempotency_key = models.CharField(max_length=300, null=True, blank=True)  # noqa: DJ001 - NULL: no key (many)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
@@ -103,6 +105,10 @@ class Transaction(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["kind", "created_at"])]
+        constraints = [
+            # The name PostgreSQL gave the column's former UNIQUE: migration 0006 kept that index.
+            models.UniqueConstraint(fields=["idempotency_key"], name="coins_transaction_idempotency_key_key"),
+        ]
         permissions = [
             ("reverse_transaction", "Can reverse ledger transactions"),
             ("grant_promotion", "Can grant promotional coins"),
@@ -114,7 +120,8 @@ class Transaction(models.Model):
 
 class Entry(models.Model):
     transaction = models.ForeignKey(Transaction, on_delete=models.PROTECT, related_name="entries")
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries")
+    # No index of its own: (account, -id) and (account, sequence) below both lead with it.
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries", db_index=False)
     side = models.CharField(max_length=6, choices=Side.choices)
     amount = models.BigIntegerField()
     balance_after = models.BigIntegerField()
