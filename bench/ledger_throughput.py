@@ -12,12 +12,15 @@ a warm-up; DEBUG off, as in production):
 - uniform: transfers between random wallets;
 - hot wallet: every transfer goes to one wallet;
 - purchase: wallet -> the sharded store revenue account.
-pgbench runs the minimal transfer (two balance updates and two entry rows) at each worker count.
+pgbench runs the minimal transfer (two balance updates and two entry rows) at each worker count,
+and (unless --no-function-baseline) the `coins_ledger_post` function itself on uniform pairs: what
+PostgreSQL alone allows a posting on this machine, with no Python in the loop.
 With --orm the same workloads also run through the ORM path on PostgreSQL (`_post_orm`, what
 `ledger_post` did before the SQL function), for a before/after in one run. With REDIS_URL set
 the balance events are published as in production; without it they go to the in-memory layer.
-Reports postings/s, p50/p99 latency, refusals, the client's CPU per posting and the ratio to
-pgbench at the same concurrency.
+Reports postings/s, p50/p99 latency, refusals, the client's CPU per posting, the PostgreSQL
+backends' CPU per posting (from /proc, when the server runs on this machine and is readable) and
+the ratio to pgbench at the same concurrency.
 """
 
 import argparse
@@ -47,6 +50,21 @@ CREATE TABLE bench_entry (id bigserial PRIMARY KEY, account_id int NOT NULL, amo
                           created_at timestamptz NOT NULL DEFAULT now());
 INSERT INTO bench_account SELECT g, 10000000 FROM generate_series(1, 200) g;
 """
+# The posting function alone, uniform pairs of wallets (bench_wallet numbers them 1..WALLETS).
+FUNCTION_SETUP = """
+DROP TABLE IF EXISTS bench_wallet;
+CREATE TABLE bench_wallet AS
+    SELECT row_number() OVER (ORDER BY id)::int AS n, id FROM coins_account WHERE kind = 'wallet';
+CREATE UNIQUE INDEX ON bench_wallet (n);
+"""
+FUNCTION_SCRIPT = """
+\\set a random(1, 200)
+\\set b random(1, 199)
+\\set c (:a + :b - 1) % 200 + 1
+SELECT status FROM coins_ledger_post('transfer', '', '{}'::jsonb, NULL, NULL, '', NULL, now(),
+    ARRAY[(SELECT id FROM bench_wallet WHERE n = :a), (SELECT id FROM bench_wallet WHERE n = :c)]::bigint[],
+    ARRAY['debit', 'credit'], ARRAY[1, 1]::bigint[]);
+"""
 PGBENCH_SCRIPT = """
 \\set a random(1, 200)
 \\set b random(1, 200)
@@ -65,6 +83,15 @@ def bench_url(url: str) -> str:
 
 def psql(url: str, sql: str) -> None:
     subprocess.run(["psql", url, "-q", "-v", "ON_ERROR_STOP=1", "-c", sql], check=True, capture_output=True)
+
+
+def process_cpu(pid: int) -> float | None:
+    """User + system CPU seconds of a process on this machine (None if /proc does not show it)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def setup_django(url: str) -> None:
@@ -114,7 +141,13 @@ def worker(url: str, workload: str, path: str, seconds: float, seed: int, barrie
 
     for _ in range(WARMUP_POSTINGS):
         post_one()
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]
     barrier.wait()
+    backend_started = process_cpu(backend)
     done = refused = 0
     latencies = []
     cpu_started = time.process_time()
@@ -126,7 +159,12 @@ def worker(url: str, workload: str, path: str, seconds: float, seed: int, barrie
         else:
             refused += 1
         latencies.append(time.perf_counter() - now)
-    results.put((done, refused, time.process_time() - cpu_started, time.perf_counter() - started, latencies))
+    cpu = time.process_time() - cpu_started
+    backend_ended = process_cpu(backend)
+    backend_cpu = (
+        None if backend_started is None or backend_ended is None else backend_ended - backend_started
+    )
+    results.put((done, refused, cpu, time.perf_counter() - started, latencies, backend_cpu))
 
 
 def run_workload(url: str, workload: str, path: str, workers: int, seconds: float) -> dict:
@@ -170,13 +208,18 @@ def run_workload(url: str, workload: str, path: str, workers: int, seconds: floa
         "p50_ms": quantile(0.50),
         "p99_ms": quantile(0.99),
         "client_cpu_ms_per_posting": round(sum(o[2] for o in outcomes) * 1000 / done, 3) if done else None,
+        "postgres_cpu_ms_per_posting": (
+            round(sum(o[5] for o in outcomes) * 1000 / done, 3)
+            if done and all(o[5] is not None for o in outcomes)
+            else None
+        ),
     }
 
 
-def run_pgbench(url: str, clients: int, seconds: float) -> float:
-    psql(url, PGBENCH_SETUP)
+def run_pgbench(url: str, clients: int, seconds: float, *, function: bool = False) -> float:
+    psql(url, FUNCTION_SETUP if function else PGBENCH_SETUP)
     with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as script:
-        script.write(PGBENCH_SCRIPT)
+        script.write(FUNCTION_SCRIPT if function else PGBENCH_SCRIPT)
     out = subprocess.run(
         [
             "pgbench",
@@ -224,22 +267,33 @@ def print_table(result: dict) -> None:
     )
     print(
         f"{'workload':<34} {'workers':>7} {'tx/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'refused':>8} "
-        f"{'CPU ms/tx':>10} {'vs pgbench':>11}"
+        f"{'CPU ms/tx':>10} {'PG ms/tx':>9} {'vs pgbench':>11}"
     )
     baseline = result["baseline"]["pgbench_per_second"]
     for workers, tps in sorted(baseline.items(), key=lambda kv: int(kv[0])):
         print(
             f"{'pgbench minimal transfer':<34} {workers:>7} {tps:8.0f} "
-            f"{'-':>8} {'-':>8} {'-':>8} {'-':>10} {'100%':>11}"
+            f"{'-':>8} {'-':>8} {'-':>8} {'-':>10} {'-':>9} {'100%':>11}"
+        )
+    for workers, tps in sorted(
+        result["baseline"].get("function_per_second", {}).items(), key=lambda kv: int(kv[0])
+    ):
+        reference = baseline.get(workers)
+        ratio = f"{tps / reference:.1%}" if reference else "-"
+        print(
+            f"{'coins_ledger_post alone (pgbench)':<34} {workers:>7} {tps:8.0f} "
+            f"{'-':>8} {'-':>8} {'-':>8} {'-':>10} {'-':>9} {ratio:>11}"
         )
     for row in result["results"]:
         label = f"{row['workload']} ({row['path']})"
         reference = baseline.get(str(row["workers"]))
         ratio = f"{row['per_second'] / reference:.1%}" if reference else "-"
+        pg = row.get("postgres_cpu_ms_per_posting")
+        postgres_cpu = "-" if pg is None else f"{pg:.2f}"
         print(
             f"{label:<34} {row['workers']:>7} {row['per_second']:8.0f} "
             f"{row['p50_ms']:8.1f} {row['p99_ms']:8.1f} {row['refused']:8d} "
-            f"{row['client_cpu_ms_per_posting']:10.2f} {ratio:>11}"
+            f"{row['client_cpu_ms_per_posting']:10.2f} {postgres_cpu:>9} {ratio:>11}"
         )
     for name, value in result["ratios"].items():
         print(f"{name}: {value:.1%}")
@@ -291,6 +345,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--orm", action="store_true", help="also run the ORM path (before/after in one run)")
     parser.add_argument("--no-baseline", action="store_true", help="skip pgbench")
+    parser.add_argument(
+        "--no-function-baseline", action="store_true", help="skip pgbench calling coins_ledger_post directly"
+    )
     parser.add_argument("--json", metavar="PATH", help="also write the result as JSON ('-': stdout only)")
     args = parser.parse_args()
     worker_counts = [int(w) for w in args.workers.split(",")]
@@ -308,10 +365,13 @@ def main() -> None:
     try:
         seed(url)
         baseline: dict[str, float] = {}
+        function_baseline: dict[str, float] = {}
         rows = []
         for workers in worker_counts:
             if not args.no_baseline:
                 baseline[str(workers)] = run_pgbench(url, workers, args.seconds)
+            if not args.no_function_baseline:
+                function_baseline[str(workers)] = run_pgbench(url, workers, args.seconds, function=True)
             for path in paths:
                 for workload in workloads:
                     rows.append(run_workload(url, workload, path, workers, args.seconds))
@@ -326,7 +386,7 @@ def main() -> None:
             "redis": bool(os.environ.get("REDIS_URL")),
             "system_account_shards": 8,
         },
-        "baseline": {"pgbench_per_second": baseline},
+        "baseline": {"pgbench_per_second": baseline, "function_per_second": function_baseline},
         "results": rows,
         "ratios": ratios(rows, baseline),
     }

@@ -297,6 +297,9 @@ _POST_ERRORS: dict[str, type[Exception]] = {
 }
 
 
+_NEVER_AUTOMATICALLY = 1 << 30
+
+
 @functools.cache
 def _prepared_cursor_class() -> type:
     """A psycopg cursor that binds parameters on the server, prepares each statement once per
@@ -318,6 +321,11 @@ def _call_post(params: list[Any]) -> tuple[Any, ...]:
     """One call of coins_ledger_post through a prepared statement, wrapped as Django wraps its own
     cursors (error translation, query logging and execute wrappers still apply)."""
     connection.ensure_connection()
+    if connection.connection.prepare_threshold is None:
+        # Django turns preparing off for the whole connection (for transaction-mode poolers), and
+        # psycopg then ignores prepare=True. Django's own cursors bind on the client and never
+        # prepare, so a threshold no query reaches lets only this statement, which asks, be prepared.
+        connection.connection.prepare_threshold = _NEVER_AUTOMATICALLY
     with connection.wrap_database_errors:
         raw = _prepared_cursor_class()(connection.connection)
     with connection._prepare_cursor(raw) as cursor:
