@@ -303,9 +303,8 @@ _NEVER_AUTOMATICALLY = 1 << 30
 @functools.cache
 def _prepared_cursor_class() -> type:
     """A psycopg cursor that binds parameters on the server, prepares each statement once per
-    connection and reads results in binary. Django's default cursor binds on the client (so
-    PostgreSQL parsed and planned the call every time, and psycopg quoted the arrays in Python)
-    and never prepares (for transaction-mode poolers, which Huddle does not use)."""
+    connection and reads results in binary. Django's cursors never prepare (for transaction-mode
+    poolers, which Huddle does not use), so PostgreSQL parsed and planned the call every time."""
     from django.db.backends.postgresql.base import ServerBindingCursor
 
     class PreparedCursor(ServerBindingCursor):
@@ -323,8 +322,9 @@ def _call_post(params: list[Any]) -> tuple[Any, ...]:
     connection.ensure_connection()
     if connection.connection.prepare_threshold is None:
         # Django turns preparing off for the whole connection (for transaction-mode poolers), and
-        # psycopg then ignores prepare=True. Django's own cursors bind on the client and never
-        # prepare, so a threshold no query reaches lets only this statement, which asks, be prepared.
+        # psycopg then ignores prepare=True. A threshold no query reaches keeps Django's own
+        # statements unprepared and lets only this one, which asks, be prepared. (Behind a
+        # transaction-mode pooler this must go: a prepared statement lives on one server session.)
         connection.connection.prepare_threshold = _NEVER_AUTOMATICALLY
     with connection.wrap_database_errors:
         raw = _prepared_cursor_class()(connection.connection)
