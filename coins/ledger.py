@@ -319,6 +319,11 @@ def _prepared_cursor_class() -> type:
 def _call_post(params: list[Any]) -> tuple[Any, ...]:
     """One call of coins_ledger_post through a prepared statement, wrapped as Django wraps its own
     cursors (error translation, query logging and execute wrappers still apply)."""
+    if connection.settings_dict["OPTIONS"].get("server_side_binding") is not True:
+        # DATABASE_SERVER_SIDE_BINDING=0 (e.g. behind a transaction-mode pooler): nothing prepared.
+        with connection.cursor() as cursor:
+            cursor.execute(_POST_SQL, params)
+            return cursor.fetchone()
     connection.ensure_connection()
     if connection.connection.prepare_threshold is None:
         # Django turns preparing off for the whole connection (for transaction-mode poolers), and

@@ -128,8 +128,10 @@ if DATABASE_URL:
             }
         # Parameters sent apart from the SQL text and bound by PostgreSQL, rather than quoted into
         # it by psycopg in Python: about a fifth less CPU per coin transfer in-process
-        # (docs/PERFORMANCE.md). Statements are not prepared (Django's default), so a pooler in
-        # transaction mode is fine; DATABASE_SERVER_SIDE_BINDING=0 goes back to client-side binding.
+        # (docs/PERFORMANCE.md). Django's statements are not prepared; the ledger's posting call
+        # is (coins.ledger._call_post). DATABASE_SERVER_SIDE_BINDING=0 binds on the client and
+        # prepares nothing, for a pooler in transaction mode (prepared statements live on one
+        # server session).
         if env.bool("DATABASE_SERVER_SIDE_BINDING", default=True):
             DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = True
 else:

@@ -82,3 +82,24 @@ def test_an_idempotency_key_is_still_unique(make_user) -> None:
     )
     with pytest.raises(IntegrityError), transaction.atomic():
         Transaction.objects.create(kind=Transaction.Kind.TRANSFER, idempotency_key="once")
+
+
+def test_nothing_is_prepared_when_server_side_binding_is_off(make_user, monkeypatch) -> None:
+    # given: DATABASE_SERVER_SIDE_BINDING=0 (behind a transaction-mode pooler, say)
+    monkeypatch.setitem(connection.settings_dict, "OPTIONS", {**connection.settings_dict["OPTIONS"]})
+    monkeypatch.delitem(connection.settings_dict["OPTIONS"], "server_side_binding", raising=False)
+    alice, bob = make_user(), make_user()
+    grant(alice, 10)
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")  # psycopg forgets its own statements too
+
+    # when: postings in this session
+    for amount in (1, 2):
+        ledger_post(
+            kind=Transaction.Kind.TRANSFER,
+            legs=[debit(wallet_for(alice), amount), credit(wallet_for(bob), amount)],
+        )
+
+    # then: they went through, and no statement was prepared for them
+    assert wallet_for(bob).balance == 3
+    assert _prepared_posts() == 0
