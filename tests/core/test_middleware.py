@@ -15,6 +15,7 @@ from django.utils.module_loading import import_string
 
 from core.asgi import ThreadedASGIHandler
 from core.middleware import ApiErrorMiddleware, StaticFilesMiddleware
+from tests.core.test_request_threads import http_scope
 
 STATIC_FILE = "css/huddle.css"
 
@@ -98,20 +99,7 @@ async def test_threaded_handler_runs_a_requests_middleware_and_view_in_one_threa
     async def send(message: dict) -> None:
         sent.append(message)
 
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": "/api/v1/nothing-here",
-        "raw_path": b"/api/v1/nothing-here",
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"127.0.0.1")],
-        "client": ("127.0.0.1", 1234),
-        "server": ("127.0.0.1", 80),
-    }
+    scope = http_scope("/api/v1/nothing-here")
 
     # when
     try:
